@@ -1,0 +1,79 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// routes maps the whole HTTP surface in one place.
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	// Ticket numbers may hold '/', sent as %2F: match on the raw path, then unescape.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
+	r.RemoveExtraSlash = false
+	r.RedirectTrailingSlash = false
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.recoverer, s.requestID, s.observe, s.limitBody)
+	r.NoRoute(func(c *gin.Context) { s.noRoute(c) })
+	r.NoMethod(func(c *gin.Context) { s.noMethod(c) })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+
+	v1 := r.Group("/api/v1")
+	v1.GET("/openapi.json", s.openAPI)
+	v1.POST("/auth/login", s.login)
+
+	authed := v1.Group("", s.requireBearer, s.idempotent)
+	authed.POST("/auth/logout", s.logout)
+	authed.GET("/me", s.me)
+
+	admin := authed.Group("/admin")
+	admin.POST("/business-units", s.createBusinessUnit)
+	admin.GET("/business-units", s.listBusinessUnits)
+	admin.POST("/warehouses", s.createWarehouse)
+	admin.GET("/warehouses", s.listWarehouses)
+	admin.POST("/centres", s.createCentre)
+	admin.GET("/centres", s.listCentres)
+	admin.GET("/centres/:code", s.getCentre)
+	admin.PATCH("/centres/:code", s.updateCentre)
+	admin.POST("/users", s.createUser)
+	admin.GET("/users", s.listUsers)
+	admin.GET("/users/:id", s.getUser)
+	admin.PATCH("/users/:id", s.updateUser)
+	admin.DELETE("/users/:id", s.disableUser)
+	admin.POST("/api-clients", s.createAPIClient)
+	admin.GET("/api-clients", s.listAPIClients)
+	admin.DELETE("/api-clients/:id", s.revokeAPIClient)
+
+	csm := authed.Group("/csm")
+	csm.POST("/tickets", s.referTicket)
+	csm.POST("/tickets/:ticket_number/cancel", s.cancelTicket)
+	csm.POST("/tickets/:ticket_number/closed", s.closedTicket)
+	csm.GET("/events", s.listEvents)
+
+	authed.GET("/tickets", s.searchTickets)
+	authed.GET("/tickets/:ticket_number", s.getTicket)
+
+	s.webRoutes(r)
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	if s.draining.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+		return
+	}
+	if err := s.readiness.Ready(c.Request.Context()); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

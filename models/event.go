@@ -1,0 +1,50 @@
+package models
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType names an outcome CSM must learn (CSM-CONTRACT.md).
+type EventType string
+
+// The callback event types of the CSM contract.
+const (
+	EventAppointmentBooked       EventType = "appointment.booked"
+	EventAppointmentRescheduled  EventType = "appointment.rescheduled"
+	EventAppointmentCancelled    EventType = "appointment.cancelled"
+	EventAppointmentNoShow       EventType = "appointment.no_show"
+	EventTicketInService         EventType = "ticket.in_service"
+	EventSwapServiceChangeReqstd EventType = "swap.service_change_requested"
+	EventTicketResolved          EventType = "ticket.resolved"
+	EventCertificateVoided       EventType = "certificate.voided"
+)
+
+// DeliveryStatus is how far an event's delivery to CSM has got.
+type DeliveryStatus string
+
+// The delivery states.
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryFailed    DeliveryStatus = "failed"
+	DeliveryDelivered DeliveryStatus = "delivered"
+	DeliveryDead      DeliveryStatus = "dead"
+)
+
+// Event is one callback for CSM, written in the same transaction as the change it
+// reports. Sequence is global and increases in commit order.
+type Event struct {
+	Sequence       int64           `json:"sequence" gorm:"primaryKey;->"`
+	ID             string          `json:"id"`
+	Type           EventType       `json:"type"`
+	TicketID       string          `json:"-"`
+	TicketNumber   string          `json:"ticket_number"`
+	OccurredAt     time.Time       `json:"occurred_at"`
+	Data           json.RawMessage `json:"data" gorm:"type:jsonb"`
+	DeliveryStatus DeliveryStatus  `json:"delivery_status"`
+	Attempts       int             `json:"attempts"`
+	DeliveredAt    *time.Time      `json:"delivered_at"`
+}
+
+// TableName keeps GORM on the table the migrations create.
+func (Event) TableName() string { return "csm_events" }

@@ -1,0 +1,76 @@
+package models
+
+import (
+	"regexp"
+	"strings"
+)
+
+// ValidIMEI reports whether s is 15 digits whose last is the Luhn check digit of the
+// first 14, as every handset's IMEI is.
+func ValidIMEI(s string) bool {
+	if len(s) != 15 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 15; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		// Luhn doubles every second digit counting from the right; in a 15-digit number
+		// those are the digits at odd positions counting from zero on the left.
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// Venezuelan mobile prefixes (Movilnet 416/426, Movistar 414/424, Digitel 412/422).
+var veMobilePrefixes = []string{"412", "414", "416", "422", "424", "426"}
+
+var nonDigits = regexp.MustCompile(`[\s\-().]`)
+
+// NormalizeVEMobile returns a Venezuelan mobile number in E.164 (+58416…) and true, or
+// "" and false when s is not one. It accepts the ways people write them: 0416-1234567,
+// 416 123 4567, 58 416 1234567, +58 (416) 123-45-67.
+func NormalizeVEMobile(s string) (string, bool) {
+	d := nonDigits.ReplaceAllString(strings.TrimSpace(s), "")
+	d = strings.TrimPrefix(d, "+")
+	switch {
+	case len(d) == 12 && strings.HasPrefix(d, "58"):
+		d = d[2:]
+	case len(d) == 11 && strings.HasPrefix(d, "0"):
+		d = d[1:]
+	case len(d) == 10:
+	default:
+		return "", false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	for _, p := range veMobilePrefixes {
+		if strings.HasPrefix(d, p) {
+			return "+58" + d, true
+		}
+	}
+	return "", false
+}
+
+var ticketNumberPattern = regexp.MustCompile(`^[A-Za-z0-9_/-]{1,40}$`)
+
+// ValidTicketNumber reports whether s is a ticket number as CSM issues them.
+func ValidTicketNumber(s string) bool { return ticketNumberPattern.MatchString(s) }
+
+var codePattern = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{0,19}$`)
+
+// ValidCode reports whether s is a code for a business unit, warehouse or centre:
+// upper-case letters, digits and dashes, at most 20, as they are printed on documents.
+func ValidCode(s string) bool { return codePattern.MatchString(s) }

@@ -1,0 +1,78 @@
+package services
+
+import (
+	"slices"
+
+	"centros/models"
+
+	"gorm.io/gorm"
+)
+
+// action is something a caller asks to do; permissions is the one table of who may.
+type action string
+
+const (
+	actAdminister    action = "administer"
+	actReferTickets  action = "refer_tickets"
+	actReadTicket    action = "read_ticket"
+	actSearchTickets action = "search_tickets"
+	actReadEvents    action = "read_events"
+	actReadCentre    action = "read_centre"
+)
+
+var (
+	centreStaff = []models.Role{models.RoleCounter, models.RoleTechnician, models.RoleCentreManager}
+	allStaff    = append(slices.Clone(centreStaff), models.RoleWarehouse, models.RoleAdmin)
+)
+
+var permissions = map[action][]models.Role{
+	actAdminister:    {models.RoleAdmin},
+	actReferTickets:  {models.RoleCSM},
+	actReadTicket:    append(slices.Clone(allStaff), models.RoleCSM),
+	actSearchTickets: allStaff,
+	actReadEvents:    {models.RoleCSM, models.RoleAdmin},
+	actReadCentre:    append(slices.Clone(allStaff), models.RoleCSM),
+}
+
+// authorize refuses a role that may not do a.
+func authorize(p models.Principal, a action) error {
+	if slices.Contains(permissions[a], p.Role) {
+		return nil
+	}
+	if p.Role == "" {
+		return models.Errorf(models.KindUnauthenticated, "unauthenticated", "sign in first")
+	}
+	return models.Forbidden()
+}
+
+// ticketScope limits a query on tickets to those p may see: its centre's (and those not
+// yet assigned to any centre, which the customer may still book anywhere) for centre
+// staff, its business unit's centres' for the warehouse, everything for admin and CSM.
+func ticketScope(p models.Principal) func(*gorm.DB) *gorm.DB {
+	return func(q *gorm.DB) *gorm.DB {
+		switch {
+		case p.Role.AtCentre():
+			return q.Where("(tickets.centre_id = ? OR tickets.centre_id IS NULL)", p.CentreID)
+		case p.Role == models.RoleWarehouse:
+			return q.Where("tickets.centre_id IN (SELECT id FROM centres WHERE business_unit_id = ?)", p.BusinessUnitID)
+		case p.Role == models.RoleAdmin || p.Role == models.RoleCSM:
+			return q
+		}
+		return q.Where("false")
+	}
+}
+
+// centreScope limits a query on centres to those p may see.
+func centreScope(p models.Principal) func(*gorm.DB) *gorm.DB {
+	return func(q *gorm.DB) *gorm.DB {
+		switch {
+		case p.Role.AtCentre():
+			return q.Where("centres.id = ?", p.CentreID)
+		case p.Role == models.RoleWarehouse:
+			return q.Where("centres.business_unit_id = ?", p.BusinessUnitID)
+		case p.Role == models.RoleAdmin || p.Role == models.RoleCSM:
+			return q
+		}
+		return q.Where("false")
+	}
+}
