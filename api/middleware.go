@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -77,8 +79,9 @@ type Metrics struct {
 	handler  http.Handler
 }
 
-// NewMetrics registers the HTTP series in reg and serves everything gathered from it.
-func NewMetrics(reg *prometheus.Registry) *Metrics {
+// NewMetrics registers the HTTP series, the database pool's and the Go runtime's in reg
+// and serves everything gathered from it.
+func NewMetrics(reg *prometheus.Registry, pool *sql.DB) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -88,7 +91,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(m.requests, m.latency, collectors.NewDBStatsCollector(pool, "centros"),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m
 }

@@ -54,6 +54,10 @@ func translate(err error) error {
 		switch pg.Code {
 		case "23505": // unique_violation
 			return models.Errorf(models.KindConflict, "already_exists", "a record with the same %s already exists", uniqueWhat(pg.ConstraintName))
+		case "23503": // foreign_key_violation: a reference that validation let through
+			return models.Errorf(models.KindUnprocessable, "unknown_reference", "a referenced record does not exist (%s)", pg.ConstraintName)
+		case "23514": // check_violation: the schema refused a value validation let through
+			return models.Errorf(models.KindUnprocessable, "constraint_violated", "a value breaks the rule %s", pg.ConstraintName)
 		case "40001", "40P01": // serialization failure, deadlock
 			return models.Errorf(models.KindConflict, "concurrent_update", "another request changed the same records; try again")
 		case "55P03": // lock_not_available

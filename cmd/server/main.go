@@ -28,7 +28,6 @@ import (
 	"centros/services/database"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func main() {
@@ -207,11 +206,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(sqlDB, "centros"))
 	srv := api.NewServer(api.Config{PublicBaseURL: cfg.PublicBaseURL, SecureCookies: strings.HasPrefix(cfg.PublicBaseURL, "https://")},
-		log, auth, admin, tickets, events, idempotency, services.NewHealth(sqlDB), api.NewMetrics(reg))
+		log, auth, admin, tickets, events, idempotency, services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

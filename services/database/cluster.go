@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,7 +63,28 @@ func StartCluster(ctx context.Context, dir string, opts ClusterOptions, log *slo
 	if strings.ContainsAny(dir, "'\"\\") {
 		return nil, fmt.Errorf("embedded cluster: the path %q has quotes or backslashes; choose another DATA_DIR", dir)
 	}
+	cred, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil && !reachable(dir, cred) {
+		// PostgreSQL runs as the postgres user, who cannot reach a data directory under a
+		// private folder (a root-owned home, a 0700 temporary directory). Keep the cluster
+		// in a place it can reach, named after the DATA_DIR it belongs to, and say so.
+		sum := sha256.Sum256([]byte(dir))
+		moved := filepath.Join("/var/lib/centros", hex.EncodeToString(sum[:6]))
+		log.Warn("the postgres user cannot reach DATA_DIR; the embedded cluster lives elsewhere", "data_dir", dir, "cluster_dir", moved)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("embedded cluster: %w", err)
+		}
+		_ = os.WriteFile(filepath.Join(dir, "CLUSTER-LOCATION"), []byte(moved+"\n"), 0o644)
+		if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
+			return nil, fmt.Errorf("embedded cluster: %w", err)
+		}
+		dir = moved
+	}
 	c := &Cluster{
+		cred:    cred,
 		binDir:  binDir,
 		dataDir: filepath.Join(dir, "pgdata"),
 		sockDir: filepath.Join(dir, "pgrun"),
@@ -72,16 +94,7 @@ func StartCluster(ctx context.Context, dir string, opts ClusterOptions, log *slo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded cluster: %w", err)
 	}
-	// PostgreSQL refuses to run as root, so root runs it as the postgres user, who
-	// must then be able to reach and own its directories.
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("embedded cluster: running as root needs the postgres OS user (Debian's postgresql package creates it): %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if c.cred != nil {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return nil, err
 		}
@@ -93,6 +106,40 @@ func StartCluster(ctx context.Context, dir string, opts ClusterOptions, log *slo
 		return nil, err
 	}
 	return c, nil
+}
+
+// serverCredential returns who the cluster's processes run as: PostgreSQL refuses to run
+// as root, so root runs it as the postgres user; anyone else runs it as themselves (nil).
+func serverCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("embedded cluster: running as root needs the postgres OS user (Debian's postgresql package creates it): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// reachable reports whether the user of cred can traverse every existing ancestor of dir.
+func reachable(dir string, cred *syscall.Credential) bool {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(d, &st); err == nil {
+			mode := st.Mode
+			ok := mode&0o001 != 0 ||
+				(st.Gid == cred.Gid && mode&0o010 != 0) ||
+				(st.Uid == cred.Uid && mode&0o100 != 0)
+			if !ok {
+				return false
+			}
+		}
+		if d == "/" || d == "." {
+			return true
+		}
+	}
 }
 
 func findServerBinaries() (string, error) {
