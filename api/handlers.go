@@ -225,6 +225,25 @@ func (s *Server) listEvents(c *gin.Context) {
 	s.respond(c, http.StatusOK, gin.H{"items": nonNil(items), "next_cursor": strconv.FormatInt(next, 10)}, err)
 }
 
+type auditQuery struct {
+	Entity   string `form:"entity" validate:"max=50"`
+	EntityID string `form:"entity_id" validate:"max=100"`
+}
+
+func (s *Server) listAudit(c *gin.Context) {
+	q := auditQuery{Entity: c.Query("entity"), EntityID: c.Query("entity_id")}
+	page, err := s.page(c)
+	if err == nil {
+		err = s.validate(q)
+	}
+	if err != nil {
+		s.problem(c, err)
+		return
+	}
+	items, next, err := s.audit.List(c.Request.Context(), principal(c), q.Entity, q.EntityID, page)
+	s.respond(c, http.StatusOK, gin.H{"items": nonNil(items), "next_cursor": next}, err)
+}
+
 // page reads ?limit= and ?cursor=.
 func (s *Server) page(c *gin.Context) (services.Page, error) {
 	limit, err := queryInt(c, "limit", services.DefaultLimit)

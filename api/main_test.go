@@ -61,7 +61,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	srv := api.NewServer(api.Config{PublicBaseURL: "http://example.test"}, log, auth, admin, tickets,
-		services.NewEvents(deps), services.NewIdempotency(deps), services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
+		services.NewEvents(deps), services.NewIdempotency(deps), services.NewAudit(deps), services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, DB: db, Server: srv, HTTP: hs, CSMToken: demo.CSMToken, tokens: map[string]string{}}

@@ -59,6 +59,7 @@ func (s *Server) routes() *gin.Engine {
 
 	authed.GET("/tickets", s.searchTickets)
 	authed.GET("/tickets/:ticket_number", s.getTicket)
+	authed.GET("/audit", s.listAudit)
 
 	s.webRoutes(r)
 	return r

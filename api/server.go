@@ -38,6 +38,7 @@ type Server struct {
 	tickets     *services.Tickets
 	events      *services.Events
 	idempotency *services.Idempotency
+	audit       *services.Audit
 	readiness   Readiness
 	metrics     *Metrics
 	validator   *validator.Validate
@@ -47,9 +48,9 @@ type Server struct {
 
 // NewServer wires the handlers to their services.
 func NewServer(cfg Config, log *slog.Logger, auth *services.Auth, admin *services.Admin, tickets *services.Tickets,
-	events *services.Events, idempotency *services.Idempotency, readiness Readiness, metrics *Metrics) *Server {
+	events *services.Events, idempotency *services.Idempotency, audit *services.Audit, readiness Readiness, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, log: log, auth: auth, admin: admin, tickets: tickets, events: events,
-		idempotency: idempotency, readiness: readiness, metrics: metrics, validator: newValidator()}
+		idempotency: idempotency, audit: audit, readiness: readiness, metrics: metrics, validator: newValidator()}
 	s.engine = s.routes()
 	return s
 }

@@ -18,6 +18,7 @@ const (
 	actSearchTickets action = "search_tickets"
 	actReadEvents    action = "read_events"
 	actReadCentre    action = "read_centre"
+	actReadAudit     action = "read_audit"
 )
 
 var (
@@ -32,6 +33,7 @@ var permissions = map[action][]models.Role{
 	actSearchTickets: allStaff,
 	actReadEvents:    {models.RoleCSM, models.RoleAdmin},
 	actReadCentre:    append(slices.Clone(allStaff), models.RoleCSM),
+	actReadAudit:     {models.RoleCentreManager, models.RoleAdmin},
 }
 
 // authorize refuses a role that may not do a.

@@ -207,7 +207,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	srv := api.NewServer(api.Config{PublicBaseURL: cfg.PublicBaseURL, SecureCookies: strings.HasPrefix(cfg.PublicBaseURL, "https://")},
-		log, auth, admin, tickets, events, idempotency, services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
+		log, auth, admin, tickets, events, idempotency, services.NewAudit(deps), services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
