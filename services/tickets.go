@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 
@@ -72,36 +73,19 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 			Fields: []models.FieldError{{Field: "reported_at", Rule: "not_future", Message: "is in the future"}}}
 	}
 	hash := referralHash(in)
+	fields := ticketFields(in, reportedAt, hash)
+	if t, err := s.referNew(ctx, p, in, fields); err != nil || t != nil {
+		return t, t != nil, err
+	}
+	// Not new: a retry, an update, a conflict, or a centre code we do not know.
 	var t models.Ticket
-	created := false
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		var centreID *string
 		if in.CentreCode != "" {
 			id, err := lookupID(tx, "centres", in.CentreCode, "centre_code", "centre")
 			if err != nil {
 				return err
 			}
-			centreID = &id
-		}
-		fields := ticketFields(in, reportedAt, centreID, hash)
-		// Insert first: a new ticket is the common case, and ON CONFLICT makes two
-		// simultaneous referrals of one number meet at the row lock below.
-		res := tx.Raw(`INSERT INTO tickets (ticket_number, status, reported_at, sla_due_at, centre_id,
-				customer_account_number, customer_company, customer_contact_name, customer_contact_phone, customer_contact_email,
-				line_msisdn, device_imei, device_brand, device_model, fault_category, fault_description, referral_hash)
-			VALUES (@ticket_number, 'referred', @reported_at, @sla_due_at, @centre_id,
-				@customer_account_number, @customer_company, @customer_contact_name, @customer_contact_phone, @customer_contact_email,
-				@line_msisdn, @device_imei, @device_brand, @device_model, @fault_category, @fault_description, @referral_hash)
-			ON CONFLICT (ticket_number) DO NOTHING RETURNING id`, fields).Scan(&t.ID)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 1 {
-			created = true
-			if err := loadTicket(tx, &t, "tickets.id = ?", t.ID); err != nil {
-				return err
-			}
-			return audit(ctx, tx, p, "refer", "ticket", t.ID, centreID, nil, in)
+			fields["centre_id"] = id
 		}
 		if err := loadTicket(tx.Clauses(lockForUpdate("tickets")), &t, "tickets.ticket_number = ?", in.TicketNumber); err != nil {
 			return err
@@ -115,6 +99,7 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 		}
 		before := t
 		delete(fields, "ticket_number")
+		delete(fields, "centre_code")
 		fields["version"] = t.Version + 1
 		fields["updated_at"] = s.now()
 		if err := tx.Table("tickets").Where("id = ?", t.ID).Updates(fields).Error; err != nil {
@@ -129,13 +114,53 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 		return nil, false, err
 	}
 	t.SLAState = t.SLAStateAt(s.now())
-	return &t, created, nil
+	return &t, false, nil
 }
 
-func ticketFields(in models.Referral, reportedAt time.Time, centreID *string, hash string) map[string]any {
+// referNew inserts a new ticket and its audit entry in one statement, the common case
+// that CSM's traffic is made of: one round trip instead of a transaction's five. It
+// returns nil, and writes nothing, when the number exists or the centre is unknown.
+func (s *Tickets) referNew(ctx context.Context, p models.Principal, in models.Referral, fields map[string]any) (*models.Ticket, error) {
+	args := maps.Clone(fields)
+	var actor any
+	if id := p.ActorID(); id != "" {
+		actor = id
+	}
+	args["actor_kind"], args["actor_id"], args["request_id"], args["after"] = p.ActorKind(), actor, models.RequestID(ctx), jsonOrNil(in)
+	var r ticketRow
+	res := s.DB.WithContext(ctx).Raw(`WITH centre AS (SELECT id, code FROM centres WHERE code = @centre_code),
+		ticket AS (
+			INSERT INTO tickets (ticket_number, status, reported_at, sla_due_at, centre_id,
+				customer_account_number, customer_company, customer_contact_name, customer_contact_phone, customer_contact_email,
+				line_msisdn, device_imei, device_brand, device_model, fault_category, fault_description, referral_hash)
+			SELECT @ticket_number, 'referred', @reported_at, @sla_due_at, (SELECT id FROM centre),
+				@customer_account_number, @customer_company, @customer_contact_name, @customer_contact_phone, @customer_contact_email,
+				@line_msisdn, @device_imei, @device_brand, @device_model, @fault_category, @fault_description, @referral_hash
+			WHERE @centre_code = '' OR EXISTS (SELECT FROM centre)
+			ON CONFLICT (ticket_number) DO NOTHING
+			RETURNING *),
+		logged AS (
+			INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, after)
+			SELECT @actor_kind, CAST(@actor_id AS uuid), @request_id, 'refer', 'ticket', id::text, centre_id, CAST(@after AS jsonb) FROM ticket)
+		SELECT ticket.*, (SELECT code FROM centre) AS joined_centre_code FROM ticket`, args).Scan(&r)
+	if res.Error != nil {
+		return nil, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil
+	}
+	t := r.Ticket
+	t.CentreCode = r.JoinedCentreCode
+	t.SLAState = t.SLAStateAt(s.now())
+	return &t, nil
+}
+
+// ticketFields are the columns a referral sets; centre_code is resolved by the query.
+func ticketFields(in models.Referral, reportedAt time.Time, hash string) map[string]any {
 	return map[string]any{
 		"ticket_number": in.TicketNumber, "reported_at": reportedAt, "sla_due_at": reportedAt.Add(models.SLA),
-		"centre_id":               centreID,
+		"centre_code":             in.CentreCode,
+		"centre_id":               nil,
 		"customer_account_number": in.Customer.AccountNumber, "customer_company": in.Customer.Company,
 		"customer_contact_name": in.Customer.ContactName, "customer_contact_phone": in.Customer.ContactPhone,
 		"customer_contact_email": in.Customer.ContactEmail,
@@ -192,6 +217,10 @@ func (s *Tickets) Search(ctx context.Context, p models.Principal, f models.Ticke
 	after, err := decodeCursor(page.Cursor)
 	if err != nil {
 		return nil, "", err
+	}
+	if after != nil && !validUUID(after.ID) {
+		// A forged cursor is bad input, not a storage error.
+		return nil, "", models.Invalid(models.FieldError{Field: "cursor", Rule: "cursor", Message: "is not a cursor this service gave out"})
 	}
 	now := s.now()
 	q := ticketQuery(s.DB.WithContext(ctx)).Scopes(ticketScope(p))
