@@ -52,12 +52,17 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("code", str(models.ValidCode)))
 	must(v.RegisterValidation("ticket_number", str(models.ValidTicketNumber)))
 	must(v.RegisterValidation("hhmm", str(hhmmPattern.MatchString)))
-	must(v.RegisterValidation("date", str(func(s string) bool { _, err := time.Parse(time.DateOnly, s); return err == nil })))
-	must(v.RegisterValidation("rfc3339", str(func(s string) bool { _, err := time.Parse(time.RFC3339, s); return err == nil })))
+	must(v.RegisterValidation("notblank", str(func(s string) bool { return strings.TrimSpace(s) != "" })))
+	must(v.RegisterValidation("date", str(func(s string) bool { t, err := time.Parse(time.DateOnly, s); return err == nil && plausible(t) })))
+	must(v.RegisterValidation("rfc3339", str(func(s string) bool { t, err := time.Parse(time.RFC3339, s); return err == nil && plausible(t) })))
 	return v
 }
 
-// ruleMessages says in words what each rule wants.
+// plausible keeps dates within the years this service can mean: year 0000 parses in Go
+// but is no date PostgreSQL knows, and a fault reported in 1900 is a typing error.
+func plausible(t time.Time) bool { return t.Year() >= 2000 && t.Year() <= 2999 }
+
+// ruleMessage says in words what each rule wants.
 func ruleMessage(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
@@ -90,12 +95,14 @@ func ruleMessage(fe validator.FieldError) string {
 		return "must be 1 to 20 upper-case letters, digits or dashes"
 	case "ticket_number":
 		return "must be 1 to 40 letters, digits, '-', '_' or '/'"
+	case "notblank":
+		return "must not be blank"
 	case "hhmm":
 		return "must be a time of day as HH:MM"
 	case "date":
-		return "must be a date as YYYY-MM-DD"
+		return "must be a date as YYYY-MM-DD, from year 2000 to 2999"
 	case "rfc3339":
-		return "must be a date and time in RFC 3339 with offset (2026-11-28T09:15:00-04:00)"
+		return "must be a date and time in RFC 3339 with offset (2026-11-28T09:15:00-04:00), from year 2000 to 2999"
 	case "timezone":
 		return "must be an IANA time zone such as America/Caracas"
 	}
@@ -151,6 +158,9 @@ func decodeJSON(body io.Reader, v any) error {
 		if dec.More() || tokenAfter(dec) {
 			return models.Errorf(models.KindInvalid, "malformed_json", "the body has data after its JSON value")
 		}
+		if field := nulField(reflect.ValueOf(v), ""); field != "" {
+			return models.Invalid(models.FieldError{Field: field, Rule: "no_nul", Message: "must not contain NUL characters"})
+		}
 		return nil
 	}
 	var syntax *json.SyntaxError
@@ -176,6 +186,63 @@ func decodeJSON(body io.Reader, v any) error {
 		return models.Invalid(models.FieldError{Field: m[1], Rule: "unknown", Message: "is not a field of this request"})
 	}
 	return models.Errorf(models.KindInvalid, "malformed_json", "the body could not be read: %v", err)
+}
+
+// nulField returns the JSON path of the first string in v holding a NUL character
+// ("\u0000" is valid JSON, but PostgreSQL text cannot store it), or "".
+func nulField(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), path)
+		}
+	case reflect.String:
+		if strings.ContainsRune(v.String(), 0) {
+			return path
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if f := nulField(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); f != "" {
+				return f
+			}
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			sf := v.Type().Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if !sf.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			if path != "" {
+				name = path + "." + name
+			}
+			if f := nulField(v.Field(i), name); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// refuseNUL refuses a path or query parameter holding a NUL character: no code, number
+// or filter of ours has one, and PostgreSQL cannot compare text with it.
+func (s *Server) refuseNUL(c *gin.Context) {
+	if strings.ContainsRune(c.Request.URL.Path, 0) {
+		s.problem(c, models.Invalid(models.FieldError{Field: "path", Rule: "no_nul", Message: "must not contain NUL characters"}))
+		return
+	}
+	for name, values := range c.Request.URL.Query() {
+		for _, v := range values {
+			if strings.ContainsRune(name+v, 0) {
+				s.problem(c, models.Invalid(models.FieldError{Field: name, Rule: "no_nul", Message: "must not contain NUL characters"}))
+				return
+			}
+		}
+	}
+	c.Next()
 }
 
 func tokenAfter(dec *json.Decoder) bool {

@@ -25,7 +25,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
 
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", s.refuseNUL)
 	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/auth/login", s.login)
 

@@ -1,19 +1,20 @@
 package models
 
 // The inputs of use cases. Their `validate` tags state the rules of form, checked at
-// the edge before a service sees them (tags imei, ve_msisdn, code, ticket_number, hhmm
-// and date are the service's own); services check what needs the database.
+// the edge before a service sees them (tags imei, ve_msisdn, code, ticket_number, hhmm,
+// date and notblank are the service's own); services check what needs the database.
+// Text that services trim is notblank: spaces alone would be stored empty.
 
 // BusinessUnitInput creates a business unit.
 type BusinessUnitInput struct {
 	Code string `json:"code" validate:"required,code"`
-	Name string `json:"name" validate:"required,max=200"`
+	Name string `json:"name" validate:"required,notblank,max=200"`
 }
 
 // WarehouseInput creates a warehouse.
 type WarehouseInput struct {
 	Code             string `json:"code" validate:"required,code"`
-	Name             string `json:"name" validate:"required,max=200"`
+	Name             string `json:"name" validate:"required,notblank,max=200"`
 	BusinessUnitCode string `json:"business_unit_code" validate:"required,code"`
 }
 
@@ -26,14 +27,14 @@ type OpeningHoursInput struct {
 
 // MinStockInput is the least backup stock of a model a centre should hold.
 type MinStockInput struct {
-	Model    string `json:"model" validate:"required,max=100"`
+	Model    string `json:"model" validate:"required,notblank,max=100"`
 	Quantity *int   `json:"quantity" validate:"required,min=0,max=10000"`
 }
 
 // CentreInput creates a centre with its calendar.
 type CentreInput struct {
 	Code             string              `json:"code" validate:"required,code"`
-	Name             string              `json:"name" validate:"required,max=200"`
+	Name             string              `json:"name" validate:"required,notblank,max=200"`
 	Address          string              `json:"address" validate:"max=500"`
 	BusinessUnitCode string              `json:"business_unit_code" validate:"required,code"`
 	TimeZone         string              `json:"time_zone" validate:"omitempty,max=64,timezone"`
@@ -46,7 +47,7 @@ type CentreInput struct {
 
 // CentreUpdate edits a centre; nil fields stay as they are.
 type CentreUpdate struct {
-	Name           *string              `json:"name" validate:"omitempty,min=1,max=200"`
+	Name           *string              `json:"name" validate:"omitempty,min=1,notblank,max=200"`
 	Address        *string              `json:"address" validate:"omitempty,max=500"`
 	TimeZone       *string              `json:"time_zone" validate:"omitempty,max=64,timezone"`
 	SlotMinutes    *int                 `json:"slot_minutes" validate:"omitempty,min=5,max=240"`
@@ -60,7 +61,7 @@ type CentreUpdate struct {
 // UserInput creates a member of staff.
 type UserInput struct {
 	Email         string `json:"email" validate:"required,max=254,email"`
-	Name          string `json:"name" validate:"required,max=200"`
+	Name          string `json:"name" validate:"required,notblank,max=200"`
 	Password      string `json:"password" validate:"required,min=10,max=200"`
 	Role          Role   `json:"role" validate:"required,oneof=counter technician centre_manager warehouse admin"`
 	CentreCode    string `json:"centre_code" validate:"omitempty,code"`
@@ -69,7 +70,7 @@ type UserInput struct {
 
 // UserUpdate edits a member of staff; nil fields stay as they are.
 type UserUpdate struct {
-	Name          *string `json:"name" validate:"omitempty,min=1,max=200"`
+	Name          *string `json:"name" validate:"omitempty,min=1,notblank,max=200"`
 	Password      *string `json:"password" validate:"omitempty,min=10,max=200"`
 	Role          *Role   `json:"role" validate:"omitempty,oneof=counter technician centre_manager warehouse admin"`
 	CentreCode    *string `json:"centre_code" validate:"omitempty,code"`
@@ -80,7 +81,7 @@ type UserUpdate struct {
 
 // APIClientInput creates an integration credential.
 type APIClientInput struct {
-	Name string `json:"name" validate:"required,max=200"`
+	Name string `json:"name" validate:"required,notblank,max=200"`
 	Role Role   `json:"role" validate:"required,oneof=csm"`
 }
 
@@ -90,9 +91,9 @@ type Referral struct {
 	ReportedAt   string `json:"reported_at" validate:"required,rfc3339"`
 	CentreCode   string `json:"centre_code" validate:"omitempty,code"`
 	Customer     struct {
-		AccountNumber string `json:"account_number" validate:"required,max=40"`
-		Company       string `json:"company" validate:"required,max=200"`
-		ContactName   string `json:"contact_name" validate:"required,max=200"`
+		AccountNumber string `json:"account_number" validate:"required,notblank,max=40"`
+		Company       string `json:"company" validate:"required,notblank,max=200"`
+		ContactName   string `json:"contact_name" validate:"required,notblank,max=200"`
 		ContactPhone  string `json:"contact_phone" validate:"required,ve_msisdn"`
 		ContactEmail  string `json:"contact_email" validate:"omitempty,max=254,email"`
 	} `json:"customer" validate:"required"`
@@ -101,12 +102,12 @@ type Referral struct {
 	} `json:"line" validate:"required"`
 	Device struct {
 		IMEI  string `json:"imei" validate:"required,imei"`
-		Brand string `json:"brand" validate:"required,max=100"`
-		Model string `json:"model" validate:"required,max=100"`
+		Brand string `json:"brand" validate:"required,notblank,max=100"`
+		Model string `json:"model" validate:"required,notblank,max=100"`
 	} `json:"device" validate:"required"`
 	Fault struct {
 		Category    string `json:"category" validate:"required,oneof=no_power no_signal no_charge audio screen keypad sim data software physical_damage other"`
-		Description string `json:"description" validate:"required,max=2000"`
+		Description string `json:"description" validate:"required,notblank,max=2000"`
 	} `json:"fault" validate:"required"`
 }
 

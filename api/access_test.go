@@ -1,0 +1,360 @@
+package api_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"centros/services"
+)
+
+// caller is one kind of client in the access table.
+type caller string
+
+const (
+	asAdmin     caller = "admin"
+	asCounter   caller = "counter"         // CCS-01
+	asTech      caller = "technician"      // CCS-01
+	asManager   caller = "centre_manager"  // CCS-01
+	asCounter2  caller = "counter_ccs02"   // CCS-02
+	asWarehouse caller = "warehouse"       // ALM-CAP, business unit CAP
+	asCSM       caller = "csm"             // the demo API client
+	asNobody    caller = "no_token"        // no Authorization header
+	asBadToken  caller = "unknown_token"   // a token nobody issued
+	asStale     caller = "malformed_token" // "Authorization: Token x"
+)
+
+var callers = []caller{asAdmin, asCounter, asTech, asManager, asCounter2, asWarehouse, asCSM, asNobody, asBadToken, asStale}
+
+var staffEmail = map[caller]string{asAdmin: emailAdmin, asCounter: emailCounter, asTech: emailTech, asManager: emailManager,
+	asCounter2: emailCounter2, asWarehouse: emailWarehouse}
+
+var authenticated = []caller{asAdmin, asCounter, asTech, asManager, asCounter2, asWarehouse, asCSM}
+
+// outcome is the status (and problem code) a caller must get.
+type outcome struct {
+	status int
+	code   string
+}
+
+type outcomes map[caller]outcome
+
+// public: everyone gets status, token or not.
+func public(status int) outcomes {
+	o := outcomes{}
+	for _, c := range callers {
+		o[c] = outcome{status: status}
+	}
+	return o
+}
+
+// only: the given callers get status, other authenticated callers 403 forbidden, the
+// unauthenticated 401.
+func only(status int, allowed ...caller) outcomes {
+	o := outcomes{}
+	for _, c := range authenticated {
+		o[c] = outcome{http.StatusForbidden, "forbidden"}
+	}
+	for _, c := range allowed {
+		o[c] = outcome{status: status}
+	}
+	for _, c := range []caller{asNobody, asBadToken, asStale} {
+		o[c] = outcome{http.StatusUnauthorized, "unauthenticated"}
+	}
+	return o
+}
+
+// anyone authenticated gets status.
+func signedIn(status int) outcomes { return only(status, authenticated...) }
+
+// but overrides some callers' outcome.
+func (o outcomes) but(status int, code string, cs ...caller) outcomes {
+	out := outcomes{}
+	for k, v := range o {
+		out[k] = v
+	}
+	for _, c := range cs {
+		out[c] = outcome{status, code}
+	}
+	return out
+}
+
+// accessFixture is what the access table works on, made once.
+type accessFixture struct {
+	e            *testEnv
+	tokens       map[caller]string
+	patchUser    string
+	deleteUser   string
+	deleteClient string
+	resolved     string
+}
+
+func newAccessFixture(t *testing.T) *accessFixture {
+	f := &accessFixture{e: newTestEnv(t), tokens: map[caller]string{}}
+	e := f.e
+	for c, email := range staffEmail {
+		f.tokens[c] = e.token(email)
+	}
+	f.tokens[asCSM] = e.CSMToken
+	f.tokens[asBadToken] = "cst_nobody-ever-issued-this-token-at-all-000000"
+	adm := f.tokens[asAdmin]
+	mk := func(email string) string {
+		u := wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/users", adm, map[string]any{
+			"email": email, "name": "Objetivo", "password": "password-123", "role": "counter", "centre_code": "CCS-02"}), http.StatusCreated)
+		return str(u["id"])
+	}
+	f.patchUser, f.deleteUser = mk("editar@example.com"), mk("borrar@example.com")
+	f.deleteClient = str(wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/api-clients", adm, map[string]any{"name": "Revocar", "role": "csm"}), http.StatusCreated)["id"])
+	f.resolved = demoTicket(9)
+	e.resolve(f.resolved)
+	return f
+}
+
+// fresh returns a token of the caller's that a test may revoke.
+func (f *accessFixture) fresh(t *testing.T, c caller) string {
+	switch {
+	case c == asCSM:
+		return str(wantStatus(t, f.e.do(http.MethodPost, "/api/v1/admin/api-clients", f.tokens[asAdmin], map[string]any{"name": "Salir", "role": "csm"}), http.StatusCreated)["token"])
+	case staffEmail[c] != "":
+		return f.e.login(staffEmail[c], services.DemoPassword)
+	}
+	return f.tokens[c]
+}
+
+type accessCase struct {
+	name         string
+	method, path string
+	body         any
+	want         outcomes
+	// freshToken: the request revokes the caller's token, so it gets one of its own.
+	freshToken bool
+	// check looks further at an allowed caller's response.
+	check func(t *testing.T, c caller, res response)
+}
+
+// TestAccess runs every endpoint as every kind of caller and asserts the exact status
+// and problem code, following the permission table of services/access.go: what a role
+// may not do is 403 forbidden; what is outside its centre or business unit is 404,
+// never the data; without a valid token, 401.
+func TestAccess(t *testing.T) {
+	t.Parallel()
+	f := newAccessFixture(t)
+	e := f.e
+	ccs01, ccs02, unassigned := demoTicket(0), demoTicket(2), demoTicket(3)
+	centreStaff01 := []caller{asCounter, asTech, asManager}
+	allStaff := []caller{asAdmin, asCounter, asTech, asManager, asCounter2, asWarehouse}
+	countItems := func(want map[caller]int) func(*testing.T, caller, response) {
+		return func(t *testing.T, c caller, res response) {
+			if n := len(items(t, res.JSON())); n != want[c] {
+				t.Errorf("%s sees %d items, want %d", c, n, want[c])
+			}
+		}
+	}
+	noData := func(t *testing.T, c caller, res response) {
+		if res.Status == http.StatusNotFound && (strings.Contains(string(res.Body), "customer") || strings.Contains(string(res.Body), "opening_hours")) {
+			t.Errorf("a 404 shows the record: %s", res.Body)
+		}
+	}
+	newCentre := validCentre("ACC-01")
+	cases := []accessCase{
+		{name: "Healthz", method: "GET", path: "/healthz", want: public(200)},
+		{name: "Readyz", method: "GET", path: "/readyz", want: public(200)},
+		{name: "Metrics", method: "GET", path: "/metrics", want: public(200)},
+		{name: "OpenAPI", method: "GET", path: "/api/v1/openapi.json", want: public(200)},
+		{name: "Login", method: "POST", path: "/api/v1/auth/login", body: map[string]any{"email": emailTech, "password": services.DemoPassword}, want: public(200)},
+		{name: "Logout", method: "POST", path: "/api/v1/auth/logout", want: signedIn(204), freshToken: true},
+		{name: "Me", method: "GET", path: "/api/v1/me", want: signedIn(200)},
+
+		{name: "CreateBusinessUnit", method: "POST", path: "/api/v1/admin/business-units", body: map[string]any{"code": "ACC", "name": "Acceso"}, want: only(201, asAdmin)},
+		{name: "ListBusinessUnits", method: "GET", path: "/api/v1/admin/business-units", want: only(200, asAdmin)},
+		{name: "CreateWarehouse", method: "POST", path: "/api/v1/admin/warehouses", body: map[string]any{"code": "ALM-ACC", "name": "Acceso", "business_unit_code": "CAP"}, want: only(201, asAdmin)},
+		{name: "ListWarehouses", method: "GET", path: "/api/v1/admin/warehouses", want: only(200, asAdmin)},
+		{name: "CreateCentre", method: "POST", path: "/api/v1/admin/centres", body: newCentre, want: only(201, asAdmin)},
+		// centres are read by everyone, each within their scope
+		{name: "ListCentres", method: "GET", path: "/api/v1/admin/centres", want: signedIn(200),
+			check: countItems(map[caller]int{asAdmin: 3, asCSM: 3, asWarehouse: 3, asCounter: 1, asTech: 1, asManager: 1, asCounter2: 1})},
+		{name: "GetCentreCCS01", method: "GET", path: "/api/v1/admin/centres/CCS-01", want: signedIn(200).but(404, "not_found", asCounter2), check: noData},
+		{name: "GetCentreCCS02", method: "GET", path: "/api/v1/admin/centres/CCS-02", want: signedIn(200).but(404, "not_found", centreStaff01...), check: noData},
+		{name: "GetCentreUnknown", method: "GET", path: "/api/v1/admin/centres/NOPE", want: signedIn(404).but(404, "not_found", authenticated...)},
+		{name: "UpdateCentre", method: "PATCH", path: "/api/v1/admin/centres/CCS-02", body: map[string]any{"name": "Editado", "version": 1}, want: only(200, asAdmin)},
+		{name: "CreateUser", method: "POST", path: "/api/v1/admin/users", body: map[string]any{"email": "acceso@example.com", "name": "Acceso", "password": "password-123", "role": "counter", "centre_code": "CCS-01"}, want: only(201, asAdmin)},
+		{name: "ListUsers", method: "GET", path: "/api/v1/admin/users", want: only(200, asAdmin)},
+		{name: "GetUser", method: "GET", path: "/api/v1/admin/users/" + f.patchUser, want: only(200, asAdmin)},
+		{name: "UpdateUser", method: "PATCH", path: "/api/v1/admin/users/" + f.patchUser, body: map[string]any{"name": "Editado", "version": 1}, want: only(200, asAdmin)},
+		{name: "DisableUser", method: "DELETE", path: "/api/v1/admin/users/" + f.deleteUser, want: only(204, asAdmin)},
+		{name: "CreateAPIClient", method: "POST", path: "/api/v1/admin/api-clients", body: map[string]any{"name": "Acceso", "role": "csm"}, want: only(201, asAdmin)},
+		{name: "ListAPIClients", method: "GET", path: "/api/v1/admin/api-clients", want: only(200, asAdmin)},
+		{name: "RevokeAPIClient", method: "DELETE", path: "/api/v1/admin/api-clients/" + f.deleteClient, want: only(204, asAdmin)},
+
+		{name: "ReferTicket", method: "POST", path: "/api/v1/csm/tickets", body: validReferral("ACC-0001"), want: only(201, asCSM)},
+		{name: "CancelTicket", method: "POST", path: "/api/v1/csm/tickets/" + demoTicket(8) + "/cancel", body: map[string]any{"reason": "x"}, want: only(200, asCSM)},
+		{name: "ClosedTicket", method: "POST", path: "/api/v1/csm/tickets/" + f.resolved + "/closed", body: map[string]any{"closed_at": time.Now().Format(time.RFC3339)}, want: only(200, asCSM)},
+		{name: "Events", method: "GET", path: "/api/v1/csm/events", want: only(200, asCSM, asAdmin)},
+
+		{name: "SearchTickets", method: "GET", path: "/api/v1/tickets?limit=500", want: only(200, allStaff...),
+			check: countItems(map[caller]int{asAdmin: 21, asCounter: 11, asTech: 11, asManager: 11, asCounter2: 5, asWarehouse: 16})},
+		{name: "SearchTicketsOtherCentre", method: "GET", path: "/api/v1/tickets?centre_code=CCS-02", want: only(200, allStaff...),
+			check: countItems(map[caller]int{asAdmin: 5, asCounter: 0, asTech: 0, asManager: 0, asCounter2: 5, asWarehouse: 5})},
+		{name: "GetTicketCCS01", method: "GET", path: "/api/v1/tickets/" + ccs01, want: signedIn(200).but(404, "not_found", asCounter2), check: noData},
+		{name: "GetTicketCCS02", method: "GET", path: "/api/v1/tickets/" + ccs02, want: signedIn(200).but(404, "not_found", centreStaff01...), check: noData},
+		// not yet at a centre: any centre may book it, the warehouse has nothing to do with it
+		{name: "GetTicketUnassigned", method: "GET", path: "/api/v1/tickets/" + unassigned, want: signedIn(200).but(404, "not_found", asWarehouse), check: noData},
+		{name: "GetTicketUnknown", method: "GET", path: "/api/v1/tickets/NOPE-1", want: signedIn(404).but(404, "not_found", authenticated...)},
+		{name: "Audit", method: "GET", path: "/api/v1/audit", want: only(200, asAdmin, asManager)},
+	}
+	// the table covers every endpoint of the contract
+	for _, r := range e.Server.Routes() {
+		method, pattern, _ := strings.Cut(r, " ")
+		if !documentedRoute(pattern) {
+			continue
+		}
+		re := regexp.MustCompile("^" + ginParam.ReplaceAllString(regexp.QuoteMeta(pattern), "[^/]+") + "$")
+		covered := false
+		for _, c := range cases {
+			path, _, _ := strings.Cut(c.path, "?")
+			covered = covered || (c.method == method && re.MatchString(path))
+		}
+		if !covered {
+			t.Errorf("%s has no row in the access table", r)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, who := range callers {
+				want, ok := c.want[who]
+				if !ok {
+					t.Fatalf("no outcome for %s", who)
+				}
+				token := f.tokens[who]
+				if c.freshToken {
+					token = f.fresh(t, who)
+				}
+				var headers []string
+				if who == asStale {
+					headers = []string{"Authorization", "Token " + f.tokens[asAdmin]}
+				}
+				res := e.do(c.method, c.path, token, c.body, headers...)
+				if res.Status != want.status {
+					t.Errorf("%s: status %d, want %d: %s", who, res.Status, want.status, res.Body)
+					continue
+				}
+				if want.status >= 400 {
+					if got := res.Code(); got != want.code {
+						t.Errorf("%s: code %q, want %q", who, got, want.code)
+					}
+					if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
+						t.Errorf("%s: content type %q", who, res.Header.Get("Content-Type"))
+					}
+					if want.status == http.StatusUnauthorized && res.Header.Get("WWW-Authenticate") == "" {
+						t.Errorf("%s: 401 without WWW-Authenticate", who)
+					}
+				}
+				if c.check != nil && res.Status < 300 {
+					c.check(t, who, res)
+				}
+				if c.check != nil && res.Status == http.StatusNotFound {
+					c.check(t, who, res)
+				}
+			}
+		})
+	}
+}
+
+// TestAccessTicketOfAnotherCentre: a CCS-02 counter asking for a CCS-01 ticket is told
+// it does not exist, exactly as for a number nobody has, and cannot act on it.
+func TestAccessTicketOfAnotherCentre(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	tok := e.token(emailCounter2)
+	other := e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(0), tok, nil)
+	none := e.do(http.MethodGet, "/api/v1/tickets/CSM-1999-0000001", tok, nil)
+	wantProblem(t, other, http.StatusNotFound, "not_found")
+	wantProblem(t, none, http.StatusNotFound, "not_found")
+	if other.JSON()["detail"] != none.JSON()["detail"] || strings.Contains(string(other.Body), "customer") {
+		t.Fatalf("another centre's ticket is distinguishable from a missing one:\n%s\n%s", other.Body, none.Body)
+	}
+	// its own centre's ticket and an unassigned one are visible
+	wantStatus(t, e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(2), tok, nil), http.StatusOK)
+	wantStatus(t, e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(3), tok, nil), http.StatusOK)
+	// the warehouse sees every ticket of its business unit's centres
+	wh := e.token(emailWarehouse)
+	for i := 0; i < 20; i++ {
+		res := e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(i), wh, nil)
+		want := http.StatusOK
+		if i%4 == 3 {
+			want = http.StatusNotFound
+		}
+		if res.Status != want {
+			t.Errorf("warehouse, %s: %d, want %d", demoTicket(i), res.Status, want)
+		}
+	}
+	// a warehouse of another business unit sees none of them
+	adm := e.token(emailAdmin)
+	wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/business-units", adm, map[string]any{"code": "OCC", "name": "Occidente"}), http.StatusCreated)
+	wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/warehouses", adm, map[string]any{"code": "ALM-OCC", "name": "Almacén Occidente", "business_unit_code": "OCC"}), http.StatusCreated)
+	wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/users", adm, map[string]any{"email": "almacen.occ@example.com", "name": "Almacén Occidente",
+		"password": "password-123", "role": "warehouse", "warehouse_code": "ALM-OCC"}), http.StatusCreated)
+	occ := e.login("almacen.occ@example.com", "password-123")
+	wantProblem(t, e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(0), occ, nil), http.StatusNotFound, "not_found")
+	wantProblem(t, e.do(http.MethodGet, "/api/v1/admin/centres/CCS-01", occ, nil), http.StatusNotFound, "not_found")
+	if list := items(t, wantStatus(t, e.do(http.MethodGet, "/api/v1/tickets", occ, nil), http.StatusOK)); len(list) != 0 {
+		t.Fatalf("another business unit's warehouse sees %d tickets", len(list))
+	}
+}
+
+// TestAccessRevokedCredentials: a token stops working the moment its user is disabled,
+// its password changes, it is logged out or expires, or its API client is revoked.
+func TestAccessRevokedCredentials(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	adm := e.token(emailAdmin)
+	staff := func(email string) func(*testing.T) string { return func(*testing.T) string { return e.token(email) } }
+	var clientID string
+	for _, c := range []struct {
+		name   string
+		token  func(t *testing.T) string
+		revoke func(t *testing.T, token string)
+	}{
+		{"UserDisabled", staff(emailTech), func(t *testing.T, _ string) {
+			wantStatus(t, e.do(http.MethodDelete, "/api/v1/admin/users/"+e.userID(emailTech), adm, nil), http.StatusNoContent)
+		}},
+		{"PasswordChanged", staff(emailCounter), func(t *testing.T, _ string) {
+			wantStatus(t, e.do(http.MethodPatch, "/api/v1/admin/users/"+e.userID(emailCounter), adm, map[string]any{"password": "nueva-clave-123", "version": 1}), http.StatusOK)
+		}},
+		{"DisabledByPatch", staff(emailManager), func(t *testing.T, _ string) {
+			wantStatus(t, e.do(http.MethodPatch, "/api/v1/admin/users/"+e.userID(emailManager), adm, map[string]any{"active": false, "version": 1}), http.StatusOK)
+		}},
+		{"DisabledInDatabase", staff(emailWarehouse), func(*testing.T, string) {
+			e.exec("UPDATE users SET active = false WHERE email = ?", emailWarehouse)
+		}},
+		{"LoggedOut", func(*testing.T) string { return e.login(emailAdmin, services.DemoPassword) }, func(t *testing.T, tok string) {
+			wantStatus(t, e.do(http.MethodPost, "/api/v1/auth/logout", tok, nil), http.StatusNoContent)
+		}},
+		{"Expired", staff(emailCounter2), func(*testing.T, string) {
+			e.exec("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE user_id = ?", e.userID(emailCounter2))
+		}},
+		{"APIClientRevoked", func(t *testing.T) string {
+			cl := wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/api-clients", adm, map[string]any{"name": "Efímero", "role": "csm"}), http.StatusCreated)
+			clientID = str(cl["id"])
+			return str(cl["token"])
+		}, func(t *testing.T, _ string) {
+			wantStatus(t, e.do(http.MethodDelete, "/api/v1/admin/api-clients/"+clientID, adm, nil), http.StatusNoContent)
+		}},
+		{"APIClientDisabledInDatabase", func(*testing.T) string { return e.CSMToken }, func(*testing.T, string) {
+			e.exec("UPDATE api_clients SET active = false WHERE id = ?", e.csmClientID())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok := c.token(t)
+			wantStatus(t, e.do(http.MethodGet, "/api/v1/me", tok, nil), http.StatusOK)
+			c.revoke(t, tok)
+			wantProblem(t, e.do(http.MethodGet, "/api/v1/me", tok, nil), http.StatusUnauthorized, "unauthenticated")
+			wantProblem(t, e.do(http.MethodGet, "/api/v1/tickets/"+demoTicket(0), tok, nil), http.StatusUnauthorized, "unauthenticated")
+			wantProblem(t, e.do(http.MethodPost, "/api/v1/csm/tickets", tok, validReferral("REV-"+c.name)), http.StatusUnauthorized, "unauthenticated")
+		})
+	}
+	// only the logged-out token of the admin died
+	wantStatus(t, e.do(http.MethodGet, "/api/v1/me", adm, nil), http.StatusOK)
+}

@@ -1,0 +1,523 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"centros/api"
+	"centros/models"
+	"centros/services"
+)
+
+// openAPI is the document as plain JSON values.
+type openAPI map[string]any
+
+func loadOpenAPI(t *testing.T) openAPI {
+	t.Helper()
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc openAPI
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("openapi.json is not JSON: %v", err)
+	}
+	return doc
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// operations returns "METHOD /path" → operation.
+func (d openAPI) operations() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for path, item := range obj(d["paths"]) {
+		for method, op := range obj(item) {
+			if slices.Contains(httpMethods, method) {
+				out[strings.ToUpper(method)+" "+path] = obj(op)
+			}
+		}
+	}
+	return out
+}
+
+// resolve follows a local $ref.
+func (d openAPI) resolve(t *testing.T, v any) map[string]any {
+	t.Helper()
+	m := obj(v)
+	for i := 0; i < 10; i++ {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		target := any(map[string]any(d))
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			target = obj(target)[part]
+		}
+		if target == nil {
+			t.Fatalf("$ref %s does not resolve", ref)
+		}
+		m = obj(target)
+	}
+	t.Fatal("$ref loop")
+	return nil
+}
+
+var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
+
+// documentedRoute reports whether a registered route belongs to the API contract: the
+// JSON API and the operational endpoints, not the web UI's pages.
+func documentedRoute(path string) bool {
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
+}
+
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	doc := loadOpenAPI(t)
+	registered := map[string]bool{}
+	for _, r := range e.Server.Routes() {
+		method, path, _ := strings.Cut(r, " ")
+		if !documentedRoute(path) {
+			continue
+		}
+		registered[method+" "+ginParam.ReplaceAllString(path, "{$1}")] = true
+	}
+	documented := map[string]bool{}
+	for k := range doc.operations() {
+		documented[k] = true
+	}
+	var missing, extra []string
+	for k := range registered {
+		if !documented[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range documented {
+		if !registered[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 {
+		t.Errorf("routes not in api/openapi.json:\n  %s", strings.Join(missing, "\n  "))
+	}
+	if len(extra) > 0 {
+		t.Errorf("api/openapi.json documents routes that are not registered:\n  %s", strings.Join(extra, "\n  "))
+	}
+	if len(registered) < 20 {
+		t.Fatalf("only %d routes registered: %v", len(registered), registered)
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	res := e.do(http.MethodGet, "/api/v1/openapi.json", "", nil)
+	if res.Status != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("openapi.json: %d %v", res.Status, res.Header)
+	}
+	if !json.Valid(res.Body) {
+		t.Fatal("served document is not valid JSON")
+	}
+	doc := res.JSON()
+	if v := str(doc["openapi"]); !strings.HasPrefix(v, "3.") {
+		t.Fatalf("openapi version %q", v)
+	}
+	if obj(doc["info"])["title"] == nil || len(obj(doc["paths"])) == 0 {
+		t.Fatal("document has no info or paths")
+	}
+	onDisk, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Body, onDisk) {
+		t.Fatal("the served document is not api/openapi.json")
+	}
+}
+
+// TestOpenAPIOperations checks what every operation must say: a summary, security
+// unless public, its path parameters, the headers of API.md and problem responses.
+func TestOpenAPIOperations(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
+		"GET /api/v1/openapi.json": true, "POST /api/v1/auth/login": true}
+	if _, ok := obj(obj(obj(doc["components"])["securitySchemes"])["bearerAuth"])["scheme"]; !ok {
+		t.Fatal("no bearerAuth security scheme")
+	}
+	ids := map[string]string{}
+	for key, op := range doc.operations() {
+		method, path, _ := strings.Cut(key, " ")
+		t.Run(key, func(t *testing.T) {
+			if str(op["summary"]) == "" {
+				t.Error("no summary")
+			}
+			id := str(op["operationId"])
+			if other, dup := ids[id]; id == "" || dup {
+				t.Errorf("operationId %q missing or also used by %s", id, other)
+			}
+			ids[id] = key
+			sec, _ := op["security"].([]any)
+			if public[key] != (len(sec) == 0) {
+				t.Errorf("security %v; public: %v", op["security"], public[key])
+			}
+			for _, s := range sec {
+				if _, ok := obj(s)["bearerAuth"]; !ok {
+					t.Errorf("security %v is not bearerAuth", s)
+				}
+			}
+			params := map[string]map[string]any{}
+			for _, p := range op["parameters"].([]any) {
+				pm := doc.resolve(t, p)
+				params[str(pm["in"])+":"+str(pm["name"])] = pm
+				if pm["schema"] == nil {
+					t.Errorf("parameter %s has no schema", pm["name"])
+				}
+			}
+			for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path, -1) {
+				if p, ok := params["path:"+m[1]]; !ok || p["required"] != true {
+					t.Errorf("path parameter %s not declared as required", m[1])
+				}
+			}
+			for k := range params {
+				if strings.HasPrefix(k, "path:") && !strings.Contains(path, "{"+strings.TrimPrefix(k, "path:")+"}") {
+					t.Errorf("parameter %s is not in the path", k)
+				}
+			}
+			if method == "POST" && !public[key] && params["header:Idempotency-Key"] == nil {
+				t.Error("POST without the Idempotency-Key header")
+			}
+			if method == "PATCH" && params["header:If-Match"] == nil {
+				t.Error("PATCH without the If-Match header")
+			}
+			if (method == "POST" || method == "PATCH") && key != "POST /api/v1/auth/logout" && op["requestBody"] == nil {
+				t.Error("no request body")
+			}
+			responses := obj(op["responses"])
+			if len(responses) == 0 {
+				t.Fatal("no responses")
+			}
+			success := false
+			for code, r := range responses {
+				n, err := strconv.Atoi(code)
+				if err != nil {
+					t.Errorf("response %q is not a status code", code)
+					continue
+				}
+				resp := doc.resolve(t, r)
+				if str(resp["description"]) == "" {
+					t.Errorf("response %s has no description", code)
+				}
+				if n < 300 {
+					success = true
+				}
+				if n >= 400 && n != 503 {
+					schema := obj(obj(obj(resp["content"])["application/problem+json"])["schema"])
+					if schema["$ref"] != "#/components/schemas/Problem" {
+						t.Errorf("response %s is not problem JSON", code)
+					}
+				}
+			}
+			if !success {
+				t.Error("no success response")
+			}
+			if !public[key] && responses["401"] == nil {
+				t.Error("no 401")
+			}
+			if (method == "POST" || method == "PATCH") && responses["413"] == nil {
+				t.Error("no 413")
+			}
+			if (method == "POST" || method == "PATCH") && key != "POST /api/v1/auth/logout" && responses["400"] == nil {
+				t.Error("no 400")
+			}
+		})
+	}
+	// every reference anywhere resolves
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["$ref"]; ok {
+				doc.resolve(t, x)
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(map[string]any(doc))
+}
+
+// jsonFields lists the JSON fields of a struct type as encoding/json sees them,
+// promoting embedded structs' fields.
+func jsonFields(typ reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	var add func(reflect.Type, int)
+	depth := map[string]int{}
+	add = func(t reflect.Type, level int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+				continue
+			}
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				add(f.Type, level+1)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if d, seen := depth[name]; !seen || level < d {
+				out[name], depth[name] = f, level
+			}
+		}
+	}
+	add(typ, 0)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func tagRule(validate, rule string) (string, bool) {
+	for _, part := range strings.Split(validate, ",") {
+		if part == "dive" {
+			return "", false
+		}
+		if k, v, _ := strings.Cut(part, "="); k == rule {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// compareSchema checks a request schema against the Go type the handler decodes into:
+// the same field names, the same required fields, limits and enums.
+func compareSchema(t *testing.T, doc openAPI, where string, schema map[string]any, typ reflect.Type) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	schema = doc.resolve(t, schema)
+	props := obj(schema["properties"])
+	fields := jsonFields(typ)
+	if got, want := sortedKeys(props), sortedKeys(fields); !slices.Equal(got, want) {
+		t.Errorf("%s: properties %v, Go fields %v", where, got, want)
+		return
+	}
+	if schema["additionalProperties"] != false {
+		t.Errorf("%s: requests are decoded strictly; say additionalProperties: false", where)
+	}
+	var required []string
+	reqs, _ := schema["required"].([]any)
+	for _, r := range reqs {
+		required = append(required, r.(string))
+	}
+	for name, f := range fields {
+		path := where + "." + name
+		v := f.Tag.Get("validate")
+		_, req := tagRule(v, "required")
+		// the version of an edit may come as If-Match instead
+		if name == "version" && strings.HasSuffix(typ.Name(), "Update") {
+			req = false
+		}
+		if req != slices.Contains(required, name) {
+			t.Errorf("%s: required in Go %v, in the document %v", path, req, !req)
+		}
+		p := doc.resolve(t, props[name])
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch ft.Kind() {
+		case reflect.String:
+			if p["type"] != "string" {
+				t.Errorf("%s: type %v, want string", path, p["type"])
+			}
+			if m, ok := tagRule(v, "max"); ok && strconv.Itoa(int(num(p["maxLength"]))) != m {
+				t.Errorf("%s: maxLength %v, Go max=%s", path, p["maxLength"], m)
+			}
+			if m, ok := tagRule(v, "min"); ok && strconv.Itoa(int(num(p["minLength"]))) != m {
+				t.Errorf("%s: minLength %v, Go min=%s", path, p["minLength"], m)
+			}
+			if m, ok := tagRule(v, "oneof"); ok {
+				var enum []string
+				for _, x := range p["enum"].([]any) {
+					enum = append(enum, x.(string))
+				}
+				if !slices.Equal(enum, strings.Fields(m)) {
+					t.Errorf("%s: enum %v, Go oneof=%s", path, enum, m)
+				}
+			}
+			if _, ok := tagRule(v, "notblank"); ok != (p["pattern"] == `\S`) {
+				t.Errorf("%s: notblank in Go %v, pattern %v", path, ok, p["pattern"])
+			}
+			for _, rule := range []string{"code", "ticket_number", "hhmm", "imei"} {
+				if _, ok := tagRule(v, rule); ok && str(p["pattern"]) == "" {
+					t.Errorf("%s: rule %s without a pattern", path, rule)
+				}
+			}
+			if _, ok := tagRule(v, "rfc3339"); ok && p["format"] != "date-time" {
+				t.Errorf("%s: format %v, want date-time", path, p["format"])
+			}
+			if _, ok := tagRule(v, "email"); ok && p["format"] != "email" {
+				t.Errorf("%s: format %v, want email", path, p["format"])
+			}
+		case reflect.Int:
+			if p["type"] != "integer" {
+				t.Errorf("%s: type %v, want integer", path, p["type"])
+			}
+			if m, ok := tagRule(v, "max"); ok && strconv.Itoa(int(num(p["maximum"]))) != m {
+				t.Errorf("%s: maximum %v, Go max=%s", path, p["maximum"], m)
+			}
+			if m, ok := tagRule(v, "min"); ok && strconv.Itoa(int(num(p["minimum"]))) != m {
+				t.Errorf("%s: minimum %v, Go min=%s", path, p["minimum"], m)
+			}
+		case reflect.Bool:
+			if p["type"] != "boolean" {
+				t.Errorf("%s: type %v, want boolean", path, p["type"])
+			}
+		case reflect.Slice:
+			if p["type"] != "array" {
+				t.Errorf("%s: type %v, want array", path, p["type"])
+			}
+			if m, ok := tagRule(v, "max"); ok && strconv.Itoa(int(num(p["maxItems"]))) != m {
+				t.Errorf("%s: maxItems %v, Go max=%s", path, p["maxItems"], m)
+			}
+			if m, ok := tagRule(v, "min"); ok && strconv.Itoa(int(num(p["minItems"]))) != m {
+				t.Errorf("%s: minItems %v, Go min=%s", path, p["minItems"], m)
+			}
+			if ft.Elem().Kind() == reflect.Struct {
+				compareSchema(t, doc, path+"[]", obj(p["items"]), ft.Elem())
+			}
+		case reflect.Struct:
+			if p["type"] != "object" {
+				t.Errorf("%s: type %v, want object", path, p["type"])
+			}
+			compareSchema(t, doc, path, p, ft)
+		}
+	}
+}
+
+func num(v any) float64 { f, _ := v.(float64); return f }
+
+func TestOpenAPIRequestsMatchInputs(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	bodies := map[string]reflect.Type{
+		"POST /api/v1/admin/business-units":               reflect.TypeFor[models.BusinessUnitInput](),
+		"POST /api/v1/admin/warehouses":                   reflect.TypeFor[models.WarehouseInput](),
+		"POST /api/v1/admin/centres":                      reflect.TypeFor[models.CentreInput](),
+		"PATCH /api/v1/admin/centres/{code}":              reflect.TypeFor[models.CentreUpdate](),
+		"POST /api/v1/admin/users":                        reflect.TypeFor[models.UserInput](),
+		"PATCH /api/v1/admin/users/{id}":                  reflect.TypeFor[models.UserUpdate](),
+		"POST /api/v1/admin/api-clients":                  reflect.TypeFor[models.APIClientInput](),
+		"POST /api/v1/csm/tickets":                        reflect.TypeFor[models.Referral](),
+		"POST /api/v1/csm/tickets/{ticket_number}/cancel": reflect.TypeFor[models.CancelInput](),
+		"POST /api/v1/csm/tickets/{ticket_number}/closed": reflect.TypeFor[models.ClosedInput](),
+		// api.loginRequest is unexported; this mirrors it.
+		"POST /api/v1/auth/login": reflect.TypeFor[struct {
+			Email    string `json:"email" validate:"required,max=254"`
+			Password string `json:"password" validate:"required,max=200"`
+		}](),
+	}
+	ops := doc.operations()
+	for key, op := range ops {
+		if op["requestBody"] != nil {
+			if _, ok := bodies[key]; !ok {
+				t.Errorf("%s: request body not compared with its Go type; add it here", key)
+			}
+		}
+	}
+	for key, typ := range bodies {
+		op := ops[key]
+		if op == nil {
+			t.Errorf("%s: not documented", key)
+			continue
+		}
+		body := obj(op["requestBody"])
+		if body["required"] != true {
+			t.Errorf("%s: request body not required", key)
+		}
+		compareSchema(t, doc, key, obj(obj(obj(body["content"])["application/json"])["schema"]), typ)
+	}
+}
+
+// TestOpenAPIResponsesMatchViews checks that the documented response objects have
+// exactly the fields the service encodes.
+func TestOpenAPIResponsesMatchViews(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	schemas := obj(obj(doc["components"])["schemas"])
+	for name, typ := range map[string]reflect.Type{
+		"Problem":      reflect.TypeFor[api.Problem](),
+		"FieldError":   reflect.TypeFor[models.FieldError](),
+		"BusinessUnit": reflect.TypeFor[models.BusinessUnit](),
+		"Warehouse":    reflect.TypeFor[models.Warehouse](),
+		"Centre":       reflect.TypeFor[services.CentreView](),
+		"OpeningHours": reflect.TypeFor[models.OpeningHours](),
+		"MinStock":     reflect.TypeFor[models.MinStock](),
+		"User":         reflect.TypeFor[models.User](),
+		"APIClient":    reflect.TypeFor[models.APIClient](),
+		"Ticket":       reflect.TypeFor[models.Ticket](),
+		"Event":        reflect.TypeFor[models.Event](),
+		"AuditEntry":   reflect.TypeFor[services.AuditEntry](),
+	} {
+		schema := obj(schemas[name])
+		if schema == nil {
+			t.Errorf("no schema %s", name)
+			continue
+		}
+		if got, want := sortedKeys(obj(schema["properties"])), sortedKeys(jsonFields(typ)); !slices.Equal(got, want) {
+			t.Errorf("%s: properties %v, Go fields %v", name, got, want)
+		}
+	}
+	// nested views of the ticket
+	ticket := obj(obj(schemas["Ticket"])["properties"])
+	for name, typ := range map[string]reflect.Type{"customer": reflect.TypeFor[models.Customer](), "line": reflect.TypeFor[models.Line](),
+		"device": reflect.TypeFor[models.Device](), "fault": reflect.TypeFor[models.Fault]()} {
+		if got, want := sortedKeys(obj(obj(ticket[name])["properties"])), sortedKeys(jsonFields(typ)); !slices.Equal(got, want) {
+			t.Errorf("Ticket.%s: properties %v, Go fields %v", name, got, want)
+		}
+	}
+	// the enums of the domain
+	enum := func(schema map[string]any) []string {
+		var out []string
+		for _, v := range schema["enum"].([]any) {
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	var statuses []string
+	for _, s := range models.TicketStatuses {
+		statuses = append(statuses, string(s))
+	}
+	if got := enum(obj(ticket["status"])); !slices.Equal(got, statuses) {
+		t.Errorf("Ticket.status enum %v, want %v", got, statuses)
+	}
+	if got := enum(obj(obj(obj(ticket["fault"])["properties"])["category"])); !slices.Equal(got, models.FaultCategories) {
+		t.Errorf("fault categories %v, want %v", got, models.FaultCategories)
+	}
+}
