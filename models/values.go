@@ -41,10 +41,14 @@ var nonDigits = regexp.MustCompile(`[\s\-().]`)
 // 416 123 4567, 58 416 1234567, +58 (416) 123-45-67.
 func NormalizeVEMobile(s string) (string, bool) {
 	d := nonDigits.ReplaceAllString(strings.TrimSpace(s), "")
+	// A leading + announces a country code, which must then be Venezuela's.
+	international := strings.HasPrefix(d, "+")
 	d = strings.TrimPrefix(d, "+")
 	switch {
 	case len(d) == 12 && strings.HasPrefix(d, "58"):
 		d = d[2:]
+	case international:
+		return "", false
 	case len(d) == 11 && strings.HasPrefix(d, "0"):
 		d = d[1:]
 	case len(d) == 10:

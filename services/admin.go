@@ -570,7 +570,8 @@ func (s *Admin) DisableUser(ctx context.Context, p models.Principal, id string) 
 	if !validUUID(id) {
 		return models.NotFound("user")
 	}
-	if id == p.UserID {
+	// The database reads ids in any case; so must this check.
+	if strings.EqualFold(id, p.UserID) {
 		return models.Errorf(models.KindUnprocessable, "cannot_demote_self", "you cannot disable yourself")
 	}
 	return s.inTx(ctx, func(tx *gorm.DB) error {

@@ -131,11 +131,23 @@ type LoginResult struct {
 func (a *Auth) Login(ctx context.Context, email, password, address string, kind TokenKind) (*LoginResult, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	now := a.now()
-	if err := a.checkRateLimit(ctx, email, address, now); err != nil {
+	// The attempt counts as a failure until the password proves otherwise, and it is
+	// counted in the same locked step as the check: parallel guesses cannot all pass the
+	// check before any of them is recorded.
+	err := a.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(loginAttemptLock)).Error; err != nil {
+			return err
+		}
+		if err := a.checkRateLimit(tx, email, address, now); err != nil {
+			return err
+		}
+		return tx.Exec("INSERT INTO login_failures (email, address, failed_at) VALUES (?, ?, ?)", email, address, now).Error
+	})
+	if err != nil {
 		return nil, err
 	}
 	var u models.User
-	err := a.DB.WithContext(ctx).Where("email = ? AND active", email).Take(&u).Error
+	err = a.DB.WithContext(ctx).Where("email = ? AND active", email).Take(&u).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, translate(err)
 	}
@@ -148,9 +160,6 @@ func (a *Auth) Login(ctx context.Context, email, password, address string, kind 
 		return nil, err
 	}
 	if !ok || u.ID == "" {
-		if err := a.DB.WithContext(ctx).Exec("INSERT INTO login_failures (email, address, failed_at) VALUES (?, ?, ?)", email, address, now).Error; err != nil {
-			return nil, translate(err)
-		}
 		return nil, models.Errorf(models.KindUnauthenticated, "invalid_credentials", "wrong email or password")
 	}
 	token, th, err := newToken()
@@ -187,13 +196,16 @@ func (a *Auth) Login(ctx context.Context, email, password, address string, kind 
 	return &LoginResult{Token: token, ExpiresAt: expires, User: who}, nil
 }
 
-func (a *Auth) checkRateLimit(ctx context.Context, email, address string, now time.Time) error {
+// loginAttemptLock serialises the short check-and-count step of every login.
+const loginAttemptLock = 0x63736d5f6c6f676e // "csm_logn"
+
+func (a *Auth) checkRateLimit(tx *gorm.DB, email, address string, now time.Time) error {
 	var r struct {
 		ByEmail, ByAddr         int
 		OldestEmail, OldestAddr *time.Time
 	}
 	since := now.Add(-loginWindow)
-	err := a.DB.WithContext(ctx).Raw(`SELECT
+	err := tx.Raw(`SELECT
 			count(*) FILTER (WHERE email = @email) AS by_email,
 			count(*) FILTER (WHERE address = @addr) AS by_addr,
 			min(failed_at) FILTER (WHERE email = @email) AS oldest_email,

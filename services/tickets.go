@@ -209,7 +209,7 @@ func (s *Tickets) Get(ctx context.Context, p models.Principal, number string) (*
 }
 
 // Search lists the tickets the caller may see, soonest deadline first.
-// Errors: invalid (a bad cursor), not found (a centre outside the caller's scope).
+// Errors: invalid (a bad cursor). A centre outside the caller's scope lists nothing.
 func (s *Tickets) Search(ctx context.Context, p models.Principal, f models.TicketFilter, page Page) ([]models.Ticket, string, error) {
 	if err := authorize(p, actSearchTickets); err != nil {
 		return nil, "", err
