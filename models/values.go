@@ -34,13 +34,21 @@ func ValidIMEI(s string) bool {
 // Venezuelan mobile prefixes (Movilnet 416/426, Movistar 414/424, Digitel 412/422).
 var veMobilePrefixes = []string{"412", "414", "416", "422", "424", "426"}
 
-var nonDigits = regexp.MustCompile(`[\s\-().]`)
-
 // NormalizeVEMobile returns a Venezuelan mobile number in E.164 (+58416…) and true, or
 // "" and false when s is not one. It accepts the ways people write them: 0416-1234567,
 // 416 123 4567, 58 416 1234567, +58 (416) 123-45-67.
 func NormalizeVEMobile(s string) (string, bool) {
-	d := nonDigits.ReplaceAllString(strings.TrimSpace(s), "")
+	// Every referral checks two numbers twice; a loop is many times cheaper than a regexp.
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range strings.TrimSpace(s) {
+		switch r {
+		case ' ', '\t', '\n', '\f', '\r', '-', '(', ')', '.':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
 	// A leading + announces a country code, which must then be Venezuela's.
 	international := strings.HasPrefix(d, "+")
 	d = strings.TrimPrefix(d, "+")

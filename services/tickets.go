@@ -49,10 +49,11 @@ func parseTime(field, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func referralHash(in models.Referral) string {
+// referralHash identifies a referral's content; the JSON is also its audit record.
+func referralHash(in models.Referral) (hash string, canonical []byte) {
 	b, _ := json.Marshal(in)
 	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+	return hex.EncodeToString(h[:]), b
 }
 
 // Refer records a ticket CSM refers to us. The same referral again changes nothing and
@@ -72,9 +73,9 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 		return nil, false, &models.Error{Kind: models.KindUnprocessable, Code: "validation_failed", Message: "reported_at is in the future",
 			Fields: []models.FieldError{{Field: "reported_at", Rule: "not_future", Message: "is in the future"}}}
 	}
-	hash := referralHash(in)
+	hash, canonical := referralHash(in)
 	fields := ticketFields(in, reportedAt, hash)
-	if t, err := s.referNew(ctx, p, in, fields); err != nil || t != nil {
+	if t, err := s.referNew(ctx, p, canonical, fields); err != nil || t != nil {
 		return t, t != nil, err
 	}
 	// Not new: a retry, an update, a conflict, or a centre code we do not know.
@@ -120,13 +121,13 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 // referNew inserts a new ticket and its audit entry in one statement, the common case
 // that CSM's traffic is made of: one round trip instead of a transaction's five. It
 // returns nil, and writes nothing, when the number exists or the centre is unknown.
-func (s *Tickets) referNew(ctx context.Context, p models.Principal, in models.Referral, fields map[string]any) (*models.Ticket, error) {
+func (s *Tickets) referNew(ctx context.Context, p models.Principal, referral []byte, fields map[string]any) (*models.Ticket, error) {
 	args := maps.Clone(fields)
 	var actor any
 	if id := p.ActorID(); id != "" {
 		actor = id
 	}
-	args["actor_kind"], args["actor_id"], args["request_id"], args["after"] = p.ActorKind(), actor, models.RequestID(ctx), jsonOrNil(in)
+	args["actor_kind"], args["actor_id"], args["request_id"], args["after"] = p.ActorKind(), actor, models.RequestID(ctx), string(referral)
 	var r ticketRow
 	res := s.DB.WithContext(ctx).Raw(`WITH centre AS (SELECT id, code FROM centres WHERE code = @centre_code),
 		ticket AS (
@@ -142,7 +143,7 @@ func (s *Tickets) referNew(ctx context.Context, p models.Principal, in models.Re
 		logged AS (
 			INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, after)
 			SELECT @actor_kind, CAST(@actor_id AS uuid), @request_id, 'refer', 'ticket', id::text, centre_id, CAST(@after AS jsonb) FROM ticket)
-		SELECT ticket.*, (SELECT code FROM centre) AS joined_centre_code FROM ticket`, args).Scan(&r)
+		SELECT ticket.*, (SELECT code FROM centre) AS joined_centre_code FROM ticket`, args).Find(&r)
 	if res.Error != nil {
 		return nil, translate(res.Error)
 	}
