@@ -128,11 +128,18 @@ func reachable(dir string, cred *syscall.Credential) bool {
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		var st syscall.Stat_t
 		if err := syscall.Stat(d, &st); err == nil {
-			mode := st.Mode
-			ok := mode&0o001 != 0 ||
-				(st.Gid == cred.Gid && mode&0o010 != 0) ||
-				(st.Uid == cred.Uid && mode&0o100 != 0)
-			if !ok {
+			// Unix reads the owner's bits for the owner, the group's for the group, and
+			// the others' only for everyone else.
+			var search uint32
+			switch {
+			case st.Uid == cred.Uid:
+				search = 0o100
+			case st.Gid == cred.Gid:
+				search = 0o010
+			default:
+				search = 0o001
+			}
+			if st.Mode&search == 0 {
 				return false
 			}
 		}
