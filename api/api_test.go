@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -887,18 +886,9 @@ func TestConcurrentReferrals(t *testing.T) {
 			const n = 10
 			statuses := make([]int, n)
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := 0; i < n; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					statuses[i], errs[i] = e.post("/api/v1/csm/tickets", e.CSMToken, body, c.headers...)
-				}()
-			}
-			close(start)
-			wg.Wait()
+			together(n, func(i int) {
+				statuses[i], errs[i] = e.post("/api/v1/csm/tickets", e.CSMToken, body, c.headers...)
+			})
 			created := 0
 			for i := range statuses {
 				if errs[i] != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,21 @@ import (
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// together runs fn(0) … fn(n-1) in n goroutines released at the same moment, the way
+// simultaneous requests arrive, and returns when all have finished.
+func together(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
 
 // testEnv is the real server over a fresh database seeded with the demo organisation:
 // business unit CAP, warehouse ALM-CAP, centres CCS-01 and CCS-02, one user per role,

@@ -42,6 +42,7 @@ type Server struct {
 	readiness   Readiness
 	metrics     *Metrics
 	validator   *validator.Validate
+	web         *webAssets
 	engine      *gin.Engine
 	draining    atomic.Bool
 }

@@ -20,7 +20,6 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
-	"sync"
 	_ "time/tzdata" // centres' time zones load on machines without zoneinfo
 
 	"centros/models"
@@ -66,14 +65,14 @@ const (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// webAssets are the parsed templates and the fingerprint of the static files. They
-// are read-only once built, from files embedded in the binary.
+// webAssets are the parsed templates and the fingerprint of the static files, built once
+// per server from files embedded in the binary and read-only after.
 type webAssets struct {
 	pages   map[string]*template.Template
 	version string
 }
 
-var loadWebAssets = sync.OnceValue(func() *webAssets {
+func newWebAssets() *webAssets {
 	a := &webAssets{pages: map[string]*template.Template{}}
 	for _, name := range pageTemplates {
 		a.pages[name] = template.Must(template.New(name).Funcs(webFuncs).ParseFS(templateFS, "templates/"+tplLayout, "templates/"+name))
@@ -93,7 +92,7 @@ var loadWebAssets = sync.OnceValue(func() *webAssets {
 	}
 	a.version = hex.EncodeToString(h.Sum(nil))[:12]
 	return a
-})
+}
 
 // webFuncs build the arguments of the form partials of layout.html.
 var webFuncs = template.FuncMap{
@@ -149,7 +148,7 @@ func (d *pageData) focusField() string {
 
 // webRoutes maps the pages of the web UI.
 func (s *Server) webRoutes(r *gin.Engine) {
-	loadWebAssets()
+	s.web = newWebAssets()
 	r.GET("/static/*filepath", s.webStatic)
 
 	ui := r.Group("", s.webHeaders, s.webRecover, s.webLang, s.webSession)
@@ -451,8 +450,7 @@ func (s *Server) render(c *gin.Context, status int, name string, d *pageData) {
 	lang := webLang(c)
 	d.Lang = lang
 	d.RequestID = requestID(c)
-	assets := loadWebAssets()
-	d.AssetV = assets.version
+	d.AssetV = s.web.version
 	if p, ok := webUser(c); ok {
 		scope := p.CentreCode
 		if scope == "" {
@@ -476,7 +474,7 @@ func (s *Server) render(c *gin.Context, status int, name string, d *pageData) {
 	u.RawQuery = q.Encode()
 	d.SwitchURL = u.RequestURI()
 
-	t := assets.pages[name]
+	t := s.web.pages[name]
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render page", "err", err, "template", name, "request_id", requestID(c))

@@ -2,7 +2,6 @@ package services
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -156,43 +155,35 @@ func checkCalendar(hours []models.OpeningHoursInput, closed []string, stock []mo
 	return c, nil
 }
 
-func (c *calendar) save(tx *gorm.DB, centreID string, replaceHours, replaceClosed, replaceStock bool) error {
-	type part struct {
-		replace bool
-		table   string
-		rows    func() error
+// save replaces the parts of a centre's calendar that an edit sends.
+func (c *calendar) save(tx *gorm.DB, centreID string, hours, closed, stock bool) error {
+	if hours {
+		if err := replaceRows(tx, "centre_opening_hours", centreID, c.hours, func(h *models.OpeningHours) { h.CentreID = centreID }); err != nil {
+			return err
+		}
 	}
-	for _, pt := range []part{
-		{replaceHours, "centre_opening_hours", func() error {
-			for i := range c.hours {
-				c.hours[i].CentreID = centreID
-			}
-			return tx.Create(&c.hours).Error
-		}},
-		{replaceClosed, "centre_closed_days", func() error {
-			for i := range c.closed {
-				c.closed[i].CentreID = centreID
-			}
-			return tx.Create(&c.closed).Error
-		}},
-		{replaceStock, "centre_min_stock", func() error {
-			for i := range c.stock {
-				c.stock[i].CentreID = centreID
-			}
-			return tx.Create(&c.stock).Error
-		}},
-	} {
-		if !pt.replace {
-			continue
-		}
-		if err := tx.Exec("DELETE FROM "+pt.table+" WHERE centre_id = ?", centreID).Error; err != nil {
+	if closed {
+		if err := replaceRows(tx, "centre_closed_days", centreID, c.closed, func(d *models.ClosedDay) { d.CentreID = centreID }); err != nil {
 			return err
 		}
-		if err := pt.rows(); err != nil && !errors.Is(err, gorm.ErrEmptySlice) {
-			return err
-		}
+	}
+	if stock {
+		return replaceRows(tx, "centre_min_stock", centreID, c.stock, func(m *models.MinStock) { m.CentreID = centreID })
 	}
 	return nil
+}
+
+func replaceRows[T any](tx *gorm.DB, table, centreID string, rows []T, own func(*T)) error {
+	if err := tx.Exec("DELETE FROM "+table+" WHERE centre_id = ?", centreID).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	for i := range rows {
+		own(&rows[i])
+	}
+	return tx.Create(&rows).Error
 }
 
 // CreateCentre creates a centre with its calendar.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"centros/models"
@@ -267,21 +266,12 @@ func TestUpdateCentreConcurrent(t *testing.T) {
 	o := newOrg(t, e)
 	ctx := context.Background()
 	const n = 10
-	var wg sync.WaitGroup
 	errs := make([]error, n)
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			v, counters := o.ccs01.Version, 1+i
-			hours := []models.OpeningHoursInput{{Weekday: 1 + i%7, Opens: "08:00", Closes: "12:00"}}
-			_, errs[i] = e.admin.UpdateCentre(ctx, o.admin, "CCS-01", models.CentreUpdate{Counters: &counters, OpeningHours: &hours, Version: &v})
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	together(n, func(i int) {
+		v, counters := o.ccs01.Version, 1+i
+		hours := []models.OpeningHoursInput{{Weekday: 1 + i%7, Opens: "08:00", Closes: "12:00"}}
+		_, errs[i] = e.admin.UpdateCentre(ctx, o.admin, "CCS-01", models.CentreUpdate{Counters: &counters, OpeningHours: &hours, Version: &v})
+	})
 	winner := -1
 	for i, err := range errs {
 		if err == nil {

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -261,20 +260,11 @@ func TestLoginRateLimitParallel(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			var wg sync.WaitGroup
 			codes := make([]string, tc.guesses)
-			start := make(chan struct{})
-			for i := 0; i < tc.guesses; i++ {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					<-start
-					_, err := e.auth.Login(context.Background(), tc.email(i), "adivinanza", tc.addr(i), services.TokenBearer)
-					codes[i] = models.ErrorCode(err)
-				}(i)
-			}
-			close(start)
-			wg.Wait()
+			together(tc.guesses, func(i int) {
+				_, err := e.auth.Login(context.Background(), tc.email(i), "adivinanza", tc.addr(i), services.TokenBearer)
+				codes[i] = models.ErrorCode(err)
+			})
 			count := map[string]int{}
 			for _, c := range codes {
 				count[c]++
@@ -500,20 +490,11 @@ func TestEnsureAdmin(t *testing.T) {
 	t.Run("Concurrent", func(t *testing.T) {
 		e := newEnv(t)
 		const n = 5
-		var wg sync.WaitGroup
 		created := make([]bool, n)
 		errs := make([]error, n)
-		start := make(chan struct{})
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				<-start
-				created[i], errs[i] = e.admin.EnsureAdmin(ctx, "root@example.com", "first-admin-password")
-			}(i)
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) {
+			created[i], errs[i] = e.admin.EnsureAdmin(ctx, "root@example.com", "first-admin-password")
+		})
 		nCreated := 0
 		for i := range errs {
 			if errs[i] != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,19 +133,10 @@ func TestIdempotencyConcurrentBegin(t *testing.T) {
 	e := newEnv(t)
 	id := services.NewIdempotency(e.deps)
 	const n = 10
-	var wg sync.WaitGroup
 	errs := make([]error, n)
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			_, errs[i] = id.Begin(context.Background(), "api_client:csm", "same-key", reqHash("same"))
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	together(n, func(i int) {
+		_, errs[i] = id.Begin(context.Background(), "api_client:csm", "same-key", reqHash("same"))
+	})
 	won := 0
 	for _, err := range errs {
 		if err == nil {

@@ -3,6 +3,7 @@ package services_test
 import (
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,4 +33,19 @@ func newEnv(t *testing.T) *env {
 	e.tickets = services.NewTickets(e.deps)
 	e.events = services.NewEvents(e.deps)
 	return e
+}
+
+// together runs fn(0) … fn(n-1) in n goroutines released at the same moment, the way
+// simultaneous requests arrive, and returns when all have finished.
+func together(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
 }

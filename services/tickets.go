@@ -243,8 +243,8 @@ func (s *Tickets) Search(ctx context.Context, p models.Principal, f models.Ticke
 		q = q.Where("tickets.resolved_at IS NULL AND tickets.cancelled_at IS NULL AND tickets.sla_due_at > ? AND tickets.sla_due_at - ? < ?::interval",
 			now, now, models.SLAAtRiskWithin.String())
 	case models.SLAOnTime:
-		q = q.Where(`(tickets.resolved_at IS NOT NULL OR tickets.cancelled_at IS NOT NULL) AND COALESCE(tickets.resolved_at, tickets.cancelled_at) < tickets.sla_due_at
-			OR tickets.resolved_at IS NULL AND tickets.cancelled_at IS NULL AND tickets.sla_due_at - ? >= ?::interval`, now, models.SLAAtRiskWithin.String())
+		q = q.Where(`(COALESCE(tickets.resolved_at, tickets.cancelled_at) < tickets.sla_due_at
+			OR (tickets.resolved_at IS NULL AND tickets.cancelled_at IS NULL AND tickets.sla_due_at - ? >= ?::interval))`, now, models.SLAAtRiskWithin.String())
 	}
 	if after != nil {
 		q = q.Where("(tickets.sla_due_at, tickets.id) > (?, ?)", after.At, after.ID)

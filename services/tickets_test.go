@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -483,25 +482,16 @@ func TestReferConcurrentIdentical(t *testing.T) {
 	o := newOrg(t, e)
 	in := referral("CSM-2026-0009999", e.now.Add(-time.Hour), "CCS-01")
 	const n = 20
-	var wg sync.WaitGroup
 	created := make([]bool, n)
 	errs := make([]error, n)
 	ids := make([]string, n)
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			tk, c, err := e.tickets.Refer(context.Background(), o.csm, in)
-			created[i], errs[i] = c, err
-			if tk != nil {
-				ids[i] = tk.ID
-			}
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	together(n, func(i int) {
+		tk, c, err := e.tickets.Refer(context.Background(), o.csm, in)
+		created[i], errs[i] = c, err
+		if tk != nil {
+			ids[i] = tk.ID
+		}
+	})
 	nCreated := 0
 	for i := 0; i < n; i++ {
 		if errs[i] != nil {
@@ -537,20 +527,11 @@ func TestReferConcurrentDifferent(t *testing.T) {
 		ins[i] = referral("CSM-2026-0008888", e.now.Add(-time.Hour), "CCS-01")
 		ins[i].Fault.Description = fmt.Sprintf("versión %d del reporte", i)
 	}
-	var wg sync.WaitGroup
 	errs := make([]error, n)
 	created := make([]bool, n)
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			_, created[i], errs[i] = e.tickets.Refer(context.Background(), o.csm, ins[i])
-		}(i)
-	}
-	close(start)
-	wg.Wait()
+	together(n, func(i int) {
+		_, created[i], errs[i] = e.tickets.Refer(context.Background(), o.csm, ins[i])
+	})
 	nCreated, nOK := 0, 0
 	for i, err := range errs {
 		if err != nil {
