@@ -32,9 +32,12 @@ const (
 )
 
 // Event is one callback for CSM, written in the same transaction as the change it
-// reports. Sequence is global and increases in commit order.
+// reports. Position is the order of writing; Sequence, global and increasing in commit
+// order, is given when the event is published after its transaction commits (0 until
+// then).
 type Event struct {
-	Sequence       int64           `json:"sequence" gorm:"primaryKey;->"`
+	Position       int64           `json:"-" gorm:"primaryKey;->"`
+	Sequence       int64           `json:"sequence" gorm:"->"`
 	ID             string          `json:"id"`
 	Type           EventType       `json:"type"`
 	TicketID       string          `json:"-"`

@@ -62,7 +62,8 @@ func TestRecordEvent(t *testing.T) {
 	if err := tx.Commit().Error; err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`^evt_[0-9a-f]{32}$`).MatchString(ev.ID) || ev.Sequence <= 0 || ev.OccurredAt.IsZero() {
+	// The sequence comes at publication, after commit.
+	if !regexp.MustCompile(`^evt_[0-9a-f]{32}$`).MatchString(ev.ID) || ev.Position <= 0 || ev.Sequence != 0 || ev.OccurredAt.IsZero() {
 		t.Fatalf("event %+v", ev)
 	}
 	got := e.listAll(t, 0)
@@ -70,7 +71,7 @@ func TestRecordEvent(t *testing.T) {
 		t.Fatalf("%d events", len(got))
 	}
 	g := got[0]
-	if g.ID != ev.ID || g.Sequence != ev.Sequence || g.Type != models.EventTicketInService || g.TicketNumber != "CSM-EV-1" ||
+	if g.ID != ev.ID || g.Sequence != 1 || g.Type != models.EventTicketInService || g.TicketNumber != "CSM-EV-1" ||
 		g.DeliveryStatus != models.DeliveryPending || g.Attempts != 0 || g.DeliveredAt != nil {
 		t.Fatalf("listed %+v", g)
 	}
@@ -80,23 +81,30 @@ func TestRecordEvent(t *testing.T) {
 	}
 }
 
-// TestRecordEventWaitsForEarlierWriter proves the ordering guarantee: a second writer
-// cannot draw a sequence number until the first one's transaction ends.
-func TestRecordEventWaitsForEarlierWriter(t *testing.T) {
+// TestFeedWaitsForEarlierTransactions is the late-commit case: A writes an event and
+// stays open while B, which started writing later, commits. The feed must not publish
+// B yet, or A would later take a sequence behind a cursor a reader has already passed.
+// Events of one ticket also keep their order: a second writer of A's ticket waits for A.
+func TestFeedWaitsForEarlierTransactions(t *testing.T) {
 	tests := []struct {
-		name    string
-		commitA bool
+		name       string
+		commitA    bool
+		sameTicket bool
 	}{
-		{"FirstCommits", true},
-		// A rollback leaves a gap, which readers tolerate; B still waited for it.
-		{"FirstRollsBack", false},
+		{"FirstCommits", true, false},
+		{"FirstRollsBack", false, false},
+		{"SameTicketFirstCommits", true, true},
+		{"SameTicketFirstRollsBack", false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			o := newOrg(t, e)
 			t1 := e.refer(t, o, referral("CSM-A", e.now.Add(-time.Hour), "CCS-01"))
-			t2 := e.refer(t, o, referral("CSM-B", e.now.Add(-time.Hour), "CCS-02"))
+			t2 := t1
+			if !tc.sameTicket {
+				t2 = e.refer(t, o, referral("CSM-B", e.now.Add(-time.Hour), "CCS-02"))
+			}
 			txA := e.begin(t)
 			evA, err := services.RecordEvent(txA, t1, models.EventAppointmentBooked, map[string]string{"who": "A"})
 			if err != nil {
@@ -106,33 +114,29 @@ func TestRecordEventWaitsForEarlierWriter(t *testing.T) {
 			done := make(chan recorded, 1)
 			go func() {
 				ev, err := services.RecordEvent(txB, t2, models.EventAppointmentBooked, map[string]string{"who": "B"})
+				if err == nil {
+					err = txB.Commit().Error
+				}
 				done <- recorded{ev, err}
 			}()
-			// Wait until B queues on the advisory lock, then give it a while longer: it must
-			// not get past it while A is open.
-			waiting := func() int64 {
-				return e.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-					AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for waiting() != 1 {
-				if time.Now().After(deadline) {
-					t.Fatal("B never waited on the advisory lock")
-				}
+			var evB *models.Event
+			if tc.sameTicket {
+				// B waits on A's lock of the ticket row.
 				select {
 				case r := <-done:
-					t.Fatalf("B recorded an event (%+v, %v) while A's transaction was still open", r.ev, r.err)
-				case <-time.After(10 * time.Millisecond):
+					t.Fatalf("B wrote an event of A's ticket (%+v, %v) while A was open", r.ev, r.err)
+				case <-time.After(300 * time.Millisecond):
 				}
+			} else {
+				r := <-done
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				evB = r.ev
 			}
-			select {
-			case r := <-done:
-				t.Fatalf("B recorded an event (%+v, %v) while A's transaction was still open", r.ev, r.err)
-			case <-time.After(300 * time.Millisecond):
-			}
-			// A reader meanwhile sees neither event.
+			// B may have committed, but A, older, is open: nothing is published.
 			if got := e.listAll(t, 0); len(got) != 0 {
-				t.Fatalf("reader saw %d uncommitted events", len(got))
+				t.Fatalf("the feed published %d events while an older writer was open", len(got))
 			}
 			if tc.commitA {
 				err = txA.Commit().Error
@@ -142,27 +146,26 @@ func TestRecordEventWaitsForEarlierWriter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r recorded
-			select {
-			case r = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("B still blocked after A ended")
-			}
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			if r.ev.Sequence != evA.Sequence+1 {
-				t.Fatalf("B got sequence %d, want %d", r.ev.Sequence, evA.Sequence+1)
-			}
-			if err := txB.Commit().Error; err != nil {
-				t.Fatal(err)
+			if evB == nil {
+				select {
+				case r := <-done:
+					if r.err != nil {
+						t.Fatal(r.err)
+					}
+					evB = r.ev
+				case <-time.After(10 * time.Second):
+					t.Fatal("B still blocked after A ended")
+				}
 			}
 			got := e.listAll(t, 0)
 			var ids []string
-			for _, ev := range got {
+			for i, ev := range got {
 				ids = append(ids, ev.ID)
+				if ev.Sequence != int64(i+1) {
+					t.Fatalf("sequence %d at %d: published numbers have no gaps", ev.Sequence, i)
+				}
 			}
-			want := []string{evA.ID, r.ev.ID}
+			want := []string{evA.ID, evB.ID}
 			if !tc.commitA {
 				want = want[1:]
 			}
@@ -194,17 +197,11 @@ func TestRolledBackEventNeverListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := e.listAll(t, 0)
-	if len(got) != 1 || got[0].ID != kept.ID {
+	if len(got) != 1 || got[0].ID != kept.ID || got[0].ID == lost.ID || got[0].Sequence != 1 {
 		t.Fatalf("feed %+v", got)
 	}
-	if kept.Sequence <= lost.Sequence {
-		t.Fatalf("sequence went back: %d after %d", kept.Sequence, lost.Sequence)
-	}
-	// Asking from before the gap, or from inside it, gives the same feed.
-	for _, after := range []int64{0, lost.Sequence - 1, lost.Sequence} {
-		if got := e.listAll(t, after); len(got) != 1 || got[0].ID != kept.ID {
-			t.Fatalf("after %d: %+v", after, got)
-		}
+	if got := e.listAll(t, 1); len(got) != 0 {
+		t.Fatalf("after the only event: %+v", got)
 	}
 }
 
@@ -380,19 +377,15 @@ func TestEventsListLimits(t *testing.T) {
 	tk := e.refer(t, o, referral("CSM-MANY", e.now.Add(-time.Hour), "CCS-01"))
 	const total = services.MaxLimit + 20
 	tx := e.begin(t)
-	var first int64
 	for i := 0; i < total; i++ {
-		ev, err := services.RecordEvent(tx, tk, models.EventAppointmentBooked, map[string]int{"i": i})
-		if err != nil {
+		if _, err := services.RecordEvent(tx, tk, models.EventAppointmentBooked, map[string]int{"i": i}); err != nil {
 			t.Fatal(err)
-		}
-		if i == 0 {
-			first = ev.Sequence
 		}
 	}
 	if err := tx.Commit().Error; err != nil {
 		t.Fatal(err)
 	}
+	first := e.listAll(t, 0)[0].Sequence
 	tests := []struct {
 		name  string
 		limit int
