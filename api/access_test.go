@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +91,26 @@ type accessFixture struct {
 	deleteUser   string
 	deleteClient string
 	resolved     string
+	// The appointments part: the clock is pinned to a Monday at 09:10 in Caracas.
+	monday time.Time
+	// appointments at CCS-01 to read, move, cancel, and mark a no-show (its slot,
+	// 08:30, has started)
+	aptGet, aptMove, aptCancel, aptNoShow string
+	// checkIn holds a booked appointment today for each caller that may check in
+	checkIn map[caller]string
+	// referred tickets at CCS-01 and CCS-02 the fixture added
+	extraTickets, extraCCS02 int
 }
 
+// callerIndex numbers the callers, for data of their own.
+func callerIndex(c caller) int { return slices.Index(callers, c) }
+
 func newAccessFixture(t *testing.T) *accessFixture {
-	f := &accessFixture{e: newTestEnv(t), tokens: map[caller]string{}}
+	f := &accessFixture{e: newTestEnv(t), tokens: map[caller]string{}, checkIn: map[caller]string{}}
 	e := f.e
+	// the clock first: sessions expire by it
+	f.monday = aptMonday()
+	e.SetNow(aptAt(f.monday, 0, 8, 0))
 	for c, email := range staffEmail {
 		f.tokens[c] = e.token(email)
 	}
@@ -109,6 +126,29 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	f.deleteClient = str(wantStatus(t, e.do(http.MethodPost, "/api/v1/admin/api-clients", adm, map[string]any{"name": "Revocar", "role": "csm"}), http.StatusCreated)["id"])
 	f.resolved = demoTicket(9)
 	e.resolve(f.resolved)
+
+	mon := f.monday
+	refer := func(number string) string {
+		e.aptRefer(number, "CCS-01", mon.Add(-2*time.Hour))
+		f.extraTickets++
+		return number
+	}
+	csm := f.tokens[asCSM]
+	f.aptGet = e.aptBooked(csm, refer("ACC-APT-GET"), "CCS-01", aptAt(mon, 0, 11, 0))
+	f.aptMove = e.aptBooked(csm, refer("ACC-APT-MOVE"), "CCS-01", aptAt(mon, 0, 11, 0))
+	f.aptCancel = e.aptBooked(csm, refer("ACC-APT-CANCEL"), "CCS-01", aptAt(mon, 0, 11, 0))
+	f.aptNoShow = e.aptBooked(csm, refer("ACC-APT-NOSHOW"), "CCS-01", aptAt(mon, 0, 8, 30))
+	for _, c := range []caller{asAdmin, asCounter, asManager} {
+		f.checkIn[c] = e.aptBooked(csm, refer("ACC-CI-"+string(c)), "CCS-01", aptAt(mon, 0, 10, 0))
+	}
+	for _, c := range callers {
+		refer(fmt.Sprintf("ACC-BOOK-%d", callerIndex(c)))
+		refer(fmt.Sprintf("ACC-WALK-%d", callerIndex(c)))
+	}
+	e.aptRefer("ACC-WALK-CCS02", "CCS-02", mon.Add(-2*time.Hour))
+	f.extraCCS02++
+	// 09:10: the 08:30 slot has started, 09:00 is running with every counter free
+	e.SetNow(mon)
 	return f
 }
 
@@ -132,6 +172,9 @@ type accessCase struct {
 	freshToken bool
 	// check looks further at an allowed caller's response.
 	check func(t *testing.T, c caller, res response)
+	// perCaller, when set, gives each caller a path and body of its own (for writes
+	// that succeed once per record); path and body above stand for the route.
+	perCaller func(c caller) (path string, body any)
 }
 
 // TestAccess runs every endpoint as every kind of caller and asserts the exact status
@@ -158,6 +201,41 @@ func TestAccess(t *testing.T) {
 		}
 	}
 	newCentre := validCentre("ACC-01")
+	mon, x, y := f.monday, f.extraTickets, f.extraCCS02
+	day := aptDate(mon)
+	slotsOf := func(centre string) func(*testing.T, caller, response) {
+		return func(t *testing.T, c caller, res response) {
+			if res.Status != http.StatusOK {
+				return
+			}
+			body := res.JSON()
+			if body["centre_code"] != centre || len(body["slots"].([]any)) == 0 {
+				t.Errorf("%s: availability %s", c, res.Body)
+			}
+		}
+	}
+	agendaOf := func(centre string, atLeast int) func(*testing.T, caller, response) {
+		return func(t *testing.T, c caller, res response) {
+			if res.Status != http.StatusOK {
+				return
+			}
+			if body := res.JSON(); body["centre_code"] != centre || len(items(t, body)) < atLeast {
+				t.Errorf("%s: agenda %s", c, res.Body)
+			}
+		}
+	}
+	appointmentIs := func(status string) func(*testing.T, caller, response) {
+		return func(t *testing.T, c caller, res response) {
+			if res.Status < 300 && res.JSON()["status"] != status {
+				t.Errorf("%s: appointment %s, want %s", c, res.Body, status)
+			}
+		}
+	}
+	noAppointment := func(t *testing.T, c caller, res response) {
+		if res.Status == http.StatusNotFound && strings.Contains(string(res.Body), "ticket_number") {
+			t.Errorf("a 404 shows the appointment: %s", res.Body)
+		}
+	}
 	cases := []accessCase{
 		{name: "Healthz", method: "GET", path: "/healthz", want: public(200)},
 		{name: "Readyz", method: "GET", path: "/readyz", want: public(200)},
@@ -194,15 +272,73 @@ func TestAccess(t *testing.T) {
 		{name: "Events", method: "GET", path: "/api/v1/csm/events", want: only(200, asCSM, asAdmin)},
 
 		{name: "SearchTickets", method: "GET", path: "/api/v1/tickets?limit=500", want: only(200, allStaff...),
-			check: countItems(map[caller]int{asAdmin: 21, asCounter: 11, asTech: 11, asManager: 11, asCounter2: 5, asWarehouse: 16})},
+			check: countItems(map[caller]int{asAdmin: 21 + x + y, asCounter: 11 + x, asTech: 11 + x, asManager: 11 + x, asCounter2: 5 + y, asWarehouse: 16 + x + y})},
 		{name: "SearchTicketsOtherCentre", method: "GET", path: "/api/v1/tickets?centre_code=CCS-02", want: only(200, allStaff...),
-			check: countItems(map[caller]int{asAdmin: 5, asCounter: 0, asTech: 0, asManager: 0, asCounter2: 5, asWarehouse: 5})},
+			check: countItems(map[caller]int{asAdmin: 5 + y, asCounter: 0, asTech: 0, asManager: 0, asCounter2: 5 + y, asWarehouse: 5 + y})},
 		{name: "GetTicketCCS01", method: "GET", path: "/api/v1/tickets/" + ccs01, want: signedIn(200).but(404, "not_found", asCounter2), check: noData},
 		{name: "GetTicketCCS02", method: "GET", path: "/api/v1/tickets/" + ccs02, want: signedIn(200).but(404, "not_found", centreStaff01...), check: noData},
 		// not yet at a centre: any centre may book it, the warehouse has nothing to do with it
 		{name: "GetTicketUnassigned", method: "GET", path: "/api/v1/tickets/" + unassigned, want: signedIn(200).but(404, "not_found", asWarehouse), check: noData},
 		{name: "GetTicketUnknown", method: "GET", path: "/api/v1/tickets/NOPE-1", want: signedIn(404).but(404, "not_found", authenticated...)},
 		{name: "Audit", method: "GET", path: "/api/v1/audit", want: only(200, asAdmin, asManager)},
+
+		// Appointments: staff of a centre work its calendar; the warehouse only reads
+		// availability; CSM books, moves, cancels and reads, but the counter receives.
+		{name: "AvailabilityCCS01", method: "GET", path: "/api/v1/centres/CCS-01/availability?from=" + day + "&to=" + day,
+			want: signedIn(200).but(404, "not_found", asCounter2), check: slotsOf("CCS-01")},
+		{name: "AvailabilityCCS02", method: "GET", path: "/api/v1/centres/CCS-02/availability?from=" + day + "&to=" + day,
+			want: signedIn(200).but(404, "not_found", centreStaff01...), check: slotsOf("CCS-02")},
+		{name: "AvailabilityForTicket", method: "GET", path: "/api/v1/centres/CCS-01/availability?from=" + day + "&to=" + day + "&ticket_number=ACC-APT-GET",
+			want: signedIn(200).but(404, "not_found", asCounter2), check: slotsOf("CCS-01")},
+		// the centre is theirs, the ticket (at CCS-02) is not
+		{name: "AvailabilityForOtherCentresTicket", method: "GET", path: "/api/v1/centres/CCS-01/availability?from=" + day + "&to=" + day + "&ticket_number=" + ccs02,
+			want: signedIn(200).but(404, "not_found", asCounter2, asCounter, asTech, asManager)},
+		{name: "AvailabilityUnknownCentre", method: "GET", path: "/api/v1/centres/NOPE/availability?from=" + day + "&to=" + day,
+			want: signedIn(404).but(404, "not_found", authenticated...)},
+		{name: "AgendaCCS01", method: "GET", path: "/api/v1/centres/CCS-01/agenda?date=" + day,
+			want: only(200, asAdmin, asCounter, asTech, asManager).but(404, "not_found", asCounter2), check: agendaOf("CCS-01", 7)},
+		{name: "AgendaCCS02", method: "GET", path: "/api/v1/centres/CCS-02/agenda?date=" + day,
+			want: only(200, asAdmin, asCounter2).but(404, "not_found", centreStaff01...), check: agendaOf("CCS-02", 0)},
+		{name: "BookAppointment", method: "POST", path: "/api/v1/appointments", body: map[string]any{},
+			want: only(201, asAdmin, asCounter, asManager, asCSM).but(404, "not_found", asCounter2),
+			perCaller: func(c caller) (string, any) {
+				i := callerIndex(c)
+				start := aptAt(mon, 1+i/4, 8, 0).Add(time.Duration(i%4) * 30 * time.Minute)
+				return "/api/v1/appointments", map[string]any{"ticket_number": fmt.Sprintf("ACC-BOOK-%d", i), "centre_code": "CCS-01", "starts_at": aptRFC(start)}
+			},
+			check: appointmentIs("booked")},
+		{name: "GetAppointment", method: "GET", path: "/api/v1/appointments/" + f.aptGet,
+			want: signedIn(200).but(403, "forbidden", asWarehouse).but(404, "not_found", asCounter2), check: noAppointment},
+		{name: "GetAppointmentUnknown", method: "GET", path: "/api/v1/appointments/6f1c1b8e-0000-4000-8000-000000000000",
+			want: signedIn(404).but(404, "not_found", authenticated...).but(403, "forbidden", asWarehouse)},
+		{name: "RescheduleAppointment", method: "POST", path: "/api/v1/appointments/" + f.aptMove + "/reschedule",
+			body: map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 11, 30))},
+			want: only(200, asAdmin, asCounter, asManager, asCSM).but(404, "not_found", asCounter2), check: appointmentIs("booked")},
+		{name: "CancelAppointment", method: "POST", path: "/api/v1/appointments/" + f.aptCancel + "/cancel", body: map[string]any{"reason": "acceso"},
+			want: only(200, asAdmin, asCounter, asManager, asCSM).but(404, "not_found", asCounter2), check: appointmentIs("cancelled")},
+		{name: "NoShow", method: "POST", path: "/api/v1/appointments/" + f.aptNoShow + "/no-show",
+			want: only(200, asAdmin, asCounter, asManager).but(404, "not_found", asCounter2), check: appointmentIs("no_show")},
+		{name: "CheckIn", method: "POST", path: "/api/v1/appointments/" + f.aptGet + "/check-in", body: aptCheckInBody(aptIMEI),
+			want: only(201, asAdmin, asCounter, asManager).but(404, "not_found", asCounter2),
+			perCaller: func(c caller) (string, any) {
+				id := f.checkIn[c]
+				if id == "" {
+					id = f.aptGet
+				}
+				return "/api/v1/appointments/" + id + "/check-in", aptCheckInBody(aptIMEI)
+			},
+			check: appointmentIs("checked_in")},
+		{name: "WalkIn", method: "POST", path: "/api/v1/tickets/ACC-WALK-0/walk-in", body: map[string]any{},
+			want: only(201, asAdmin, asCounter, asManager).but(404, "not_found", asCounter2),
+			perCaller: func(c caller) (string, any) {
+				body := aptCheckInBody(aptIMEI)
+				body["centre_code"] = "CCS-01"
+				return fmt.Sprintf("/api/v1/tickets/ACC-WALK-%d/walk-in", callerIndex(c)), body
+			},
+			check: appointmentIs("checked_in")},
+		// a walk-in names no centre: staff walk customers in at their own
+		{name: "WalkInAtOwnCentre", method: "POST", path: "/api/v1/tickets/ACC-WALK-CCS02/walk-in", body: aptCheckInBody(aptIMEI),
+			want: only(201, asCounter2).but(404, "not_found", asCounter, asManager).but(400, "validation_failed", asAdmin), check: appointmentIs("checked_in")},
 	}
 	// the table covers every endpoint of the contract
 	for _, r := range e.Server.Routes() {
@@ -235,7 +371,11 @@ func TestAccess(t *testing.T) {
 				if who == asStale {
 					headers = []string{"Authorization", "Token " + f.tokens[asAdmin]}
 				}
-				res := e.do(c.method, c.path, token, c.body, headers...)
+				path, body := c.path, c.body
+				if c.perCaller != nil {
+					path, body = c.perCaller(who)
+				}
+				res := e.do(c.method, path, token, body, headers...)
 				if res.Status != want.status {
 					t.Errorf("%s: status %d, want %d: %s", who, res.Status, want.status, res.Body)
 					continue

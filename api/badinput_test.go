@@ -125,6 +125,18 @@ func TestBadInput(t *testing.T) {
 	centre := validCentre("BAD-01")
 	user := map[string]any{"email": "nuevo@example.com", "name": "Nuevo", "password": "password-123", "role": "counter", "centre_code": "CCS-01"}
 	referral := validReferral("BAD-0001")
+	// appointments to aim at: a week ahead of the real clock, which this test keeps
+	mon := aptMonday()
+	apt := e.aptBooked(tokens[asCSM], demoTicket(0), "CCS-01", aptAt(mon, 0, 10, 0))
+	for _, i := range []int{12, 13, 16} { // 11:00 is full
+		e.aptBooked(tokens[asCSM], demoTicket(i), "CCS-01", aptAt(mon, 0, 11, 0))
+	}
+	e.resolve(demoTicket(5))
+	aptPath := "/api/v1/appointments/" + apt
+	book := map[string]any{"ticket_number": demoTicket(4), "centre_code": "CCS-01", "starts_at": aptRFC(aptAt(mon, 0, 10, 30))}
+	checkIn := aptCheckInBody(aptIMEI)
+	walkIn := aptCheckInBody(aptIMEI)
+	walkIn["centre_code"] = "CCS-01"
 	mb := strings.Repeat("x", 1_000_000)   // a string that still fits the body limit
 	tooBig := strings.Repeat("x", 1<<20+1) // a body over it
 
@@ -140,6 +152,11 @@ func TestBadInput(t *testing.T) {
 		{"ReferTicket", "POST", "/api/v1/csm/tickets", asCSM, referral, "fault.description", "device.imei", 356938035643809},
 		{"CancelTicket", "POST", "/api/v1/csm/tickets/" + ticket + "/cancel", asCSM, map[string]any{"reason": "x"}, "reason", "reason", 5},
 		{"ClosedTicket", "POST", "/api/v1/csm/tickets/" + ticket + "/closed", asCSM, map[string]any{"closed_at": time.Now().Format(time.RFC3339)}, "closed_at", "closed_at", 1700000000},
+		{"BookAppointment", "POST", "/api/v1/appointments", asCSM, book, "starts_at", "centre_code", 5},
+		{"RescheduleAppointment", "POST", aptPath + "/reschedule", asCSM, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, "starts_at", "version", "2"},
+		{"CancelAppointment", "POST", aptPath + "/cancel", asCSM, map[string]any{"reason": "x"}, "reason", "reason", 5},
+		{"CheckIn", "POST", aptPath + "/check-in", asAdmin, checkIn, "condition", "accessories", "cargador"},
+		{"WalkIn", "POST", "/api/v1/tickets/" + demoTicket(1) + "/walk-in", asAdmin, walkIn, "condition", "accessories", map[string]any{"a": "b"}},
 	}
 	var cases []badCase
 	for _, f := range forms {
@@ -356,6 +373,163 @@ func TestBadInput(t *testing.T) {
 		get("SearchTickets/NULInParameterName", "/api/v1/tickets?a%00=1", asAdmin, "validation_failed", "a\x00", "no_nul"),
 	)
 
+	// Appointments: bodies built from a valid one with one thing wrong, query
+	// parameters, and ids that name nothing.
+	bk := func(path string, v any) map[string]any { return edit(t, book, path, v) }
+	ci := func(path string, v any) map[string]any { return edit(t, checkIn, path, v) }
+	bookCase := func(name string, body any, status int, code, field, rule string) badCase {
+		return badCase{name: "BookAppointment/" + name, method: "POST", path: "/api/v1/appointments", who: asCSM, body: body, status: status, code: code, field: field, rule: rule}
+	}
+	reschedule := func(name, id string, body any, headers []string, status int, code, field, rule string) badCase {
+		return badCase{name: "RescheduleAppointment/" + name, method: "POST", path: "/api/v1/appointments/" + id + "/reschedule", who: asCSM, body: body, headers: headers, status: status, code: code, field: field, rule: rule}
+	}
+	cancelApt := func(name, id string, body any, status int, code, field, rule string) badCase {
+		return badCase{name: "CancelAppointment/" + name, method: "POST", path: "/api/v1/appointments/" + id + "/cancel", who: asCSM, body: body, status: status, code: code, field: field, rule: rule}
+	}
+	checkInCase := func(name, id string, body any, status int, code, field, rule string) badCase {
+		return badCase{name: "CheckIn/" + name, method: "POST", path: "/api/v1/appointments/" + id + "/check-in", who: asAdmin, body: body, status: status, code: code, field: field, rule: rule}
+	}
+	walkInCase := func(name, number string, body any, status int, code, field, rule string) badCase {
+		return badCase{name: "WalkIn/" + name, method: "POST", path: "/api/v1/tickets/" + number + "/walk-in", who: asAdmin, body: body, status: status, code: code, field: field, rule: rule}
+	}
+	avail := func(name, query string, status int, code, field, rule string) badCase {
+		return badCase{name: "Availability/" + name, method: "GET", path: "/api/v1/centres/CCS-01/availability?" + query, who: asCSM, status: status, code: code, field: field, rule: rule}
+	}
+	agenda := func(name, path string, status int, code, field, rule string) badCase {
+		return badCase{name: "Agenda/" + name, method: "GET", path: path, who: asAdmin, status: status, code: code, field: field, rule: rule}
+	}
+	day, nextDay := aptDate(mon), aptDate(aptAt(mon, 1, 0, 0))
+	span := "from=" + day + "&to=" + day
+	none := "6f1c1b8e-0000-4000-8000-000000000000"
+	cases = append(cases,
+		bookCase("StartsAtNoOffset", bk("starts_at", aptAt(mon, 0, 10, 30).Format("2006-01-02T15:04:05")), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtYearZero", bk("starts_at", "0000-12-07T10:00:00Z"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtYear1999", bk("starts_at", "1999-12-06T10:00:00-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtYear3000", bk("starts_at", "3000-12-02T10:00:00-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtYear10000", bk("starts_at", "10000-12-07T10:00:00-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtDateOnly", bk("starts_at", day), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtSpace", bk("starts_at", day+" 10:30:00-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtFeb30", bk("starts_at", "2027-02-30T10:00:00-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtOffset25h", bk("starts_at", day+"T10:30:00+25:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtSecond60", bk("starts_at", day+"T10:29:60-04:00"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtWords", bk("starts_at", "mañana a las diez"), 400, "validation_failed", "starts_at", "rfc3339"),
+		bookCase("StartsAtUnix", bk("starts_at", 1796652000), 400, "validation_failed", "starts_at", "type"),
+		bookCase("StartsAtObject", bk("starts_at", map[string]any{"date": day}), 400, "validation_failed", "starts_at", "type"),
+		bookCase("StartsAtMissing", bk("starts_at", remove), 400, "validation_failed", "starts_at", "required"),
+		bookCase("TicketNumberHash", bk("ticket_number", "CSM#2026"), 400, "validation_failed", "ticket_number", "ticket_number"),
+		bookCase("TicketNumberTooLong", bk("ticket_number", strings.Repeat("A", 41)), 400, "validation_failed", "ticket_number", "ticket_number"),
+		bookCase("TicketNumberArray", bk("ticket_number", []any{demoTicket(4)}), 400, "validation_failed", "ticket_number", "type"),
+		bookCase("TicketNumberMissing", bk("ticket_number", remove), 400, "validation_failed", "ticket_number", "required"),
+		bookCase("CentreCodeLowerCase", bk("centre_code", "ccs-01"), 400, "validation_failed", "centre_code", "code"),
+		bookCase("CentreCodeMissing", bk("centre_code", remove), 400, "validation_failed", "centre_code", "required"),
+		bookCase("VersionNotAField", bk("version", 1), 400, "validation_failed", "version", "unknown"),
+		bookCase("UnknownTicket", bk("ticket_number", "CSM-1999-0000001"), 404, "not_found", "", ""),
+		bookCase("UnknownCentre", bk("centre_code", "CCS-99"), 404, "not_found", "", ""),
+		bookCase("InThePast", bk("starts_at", "2020-01-06T10:00:00-04:00"), 422, "in_the_past", "", ""),
+		bookCase("NotASlotStart", bk("starts_at", aptRFC(aptAt(mon, 0, 10, 15))), 422, "not_a_slot_start", "", ""),
+		bookCase("SecondsIntoTheSlot", bk("starts_at", aptRFC(aptAt(mon, 0, 10, 30).Add(time.Second))), 422, "not_a_slot_start", "", ""),
+		bookCase("Sunday", bk("starts_at", aptRFC(aptAt(mon, 6, 10, 0))), 422, "outside_opening_hours", "", ""),
+		bookCase("Night", bk("starts_at", aptRFC(aptAt(mon, 0, 23, 0))), 422, "outside_opening_hours", "", ""),
+		bookCase("ClosedDay", bk("starts_at", "2026-12-25T10:00:00-04:00"), 422, "outside_opening_hours", "", ""),
+		bookCase("TicketResolved", bk("ticket_number", demoTicket(5)), 422, "ticket_not_bookable", "", ""),
+		bookCase("TicketScheduled", bk("ticket_number", demoTicket(0)), 409, "ticket_has_appointment", "", ""),
+		bookCase("SlotFull", bk("starts_at", aptRFC(aptAt(mon, 0, 11, 0))), 409, "slot_full", "", ""),
+		// the same slot written in UTC is the same slot
+		bookCase("SlotFullInUTC", bk("starts_at", aptAt(mon, 0, 11, 0).UTC().Format(time.RFC3339)), 409, "slot_full", "", ""),
+
+		reschedule("StartsAtMissing", apt, `{}`, nil, 400, "validation_failed", "starts_at", "required"),
+		reschedule("StartsAtYearZero", apt, map[string]any{"starts_at": "0000-01-01T00:00:00Z"}, nil, 400, "validation_failed", "starts_at", "rfc3339"),
+		reschedule("VersionZero", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0)), "version": 0}, nil, 400, "validation_failed", "version", "min"),
+		reschedule("VersionFraction", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0)), "version": 1.5}, nil, 400, "validation_failed", "version", "type"),
+		reschedule("VersionHuge", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0)), "version": 1e30}, nil, 400, "validation_failed", "version", "type"),
+		reschedule("IfMatchNotANumber", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, []string{"If-Match", `"v1"`}, 400, "validation_failed", "If-Match", "version"),
+		reschedule("StaleVersion", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0)), "version": 9}, nil, 409, "version_conflict", "", ""),
+		reschedule("StaleIfMatch", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, []string{"If-Match", `"9"`}, 409, "version_conflict", "", ""),
+		reschedule("IntoFullSlot", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 11, 0))}, nil, 409, "slot_full", "", ""),
+		reschedule("NotASlotStart", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 10))}, nil, 422, "not_a_slot_start", "", ""),
+		reschedule("LunchBreak", apt, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 12, 30))}, nil, 422, "outside_opening_hours", "", ""),
+		reschedule("InThePast", apt, map[string]any{"starts_at": "2020-01-06T10:00:00-04:00"}, nil, 422, "in_the_past", "", ""),
+		reschedule("NotAUUID", "42", map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+		reschedule("Unknown", none, map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+		reschedule("UUIDWithoutDashes", strings.ReplaceAll(apt, "-", ""), map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+		reschedule("UUIDInBraces", "%7B"+apt+"%7D", map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+		reschedule("SQLInID", "%27%20OR%20%271%27%3D%271", map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+		reschedule("SlashInID", apt[:8]+"%2F"+apt[9:], map[string]any{"starts_at": aptRFC(aptAt(mon, 0, 13, 0))}, nil, 404, "not_found", "", ""),
+
+		cancelApt("NoReason", apt, `{}`, 400, "validation_failed", "reason", "required"),
+		cancelApt("BlankReason", apt, map[string]any{"reason": " \t "}, 400, "validation_failed", "reason", "notblank"),
+		cancelApt("ReasonTooLong", apt, map[string]any{"reason": strings.Repeat("r", 501)}, 400, "validation_failed", "reason", "max"),
+		cancelApt("ReasonArray", apt, map[string]any{"reason": []any{"x"}}, 400, "validation_failed", "reason", "type"),
+		cancelApt("NotAUUID", "not-a-uuid", map[string]any{"reason": "x"}, 404, "not_found", "", ""),
+		cancelApt("Unknown", none, map[string]any{"reason": "x"}, 404, "not_found", "", ""),
+		badCase{name: "NoShow/NotAUUID", method: "POST", path: "/api/v1/appointments/42/no-show", who: asAdmin, status: 404, code: "not_found"},
+		badCase{name: "NoShow/Unknown", method: "POST", path: "/api/v1/appointments/" + none + "/no-show", who: asAdmin, status: 404, code: "not_found"},
+		badCase{name: "NoShow/SlotNotStarted", method: "POST", path: aptPath + "/no-show", who: asAdmin, status: 422, code: "slot_not_started"},
+		badCase{name: "NoShow/IdempotencyKeyTooLong", method: "POST", path: aptPath + "/no-show", who: asAdmin, headers: []string{"Idempotency-Key", strings.Repeat("k", 256)}, status: 400, code: "validation_failed", field: "Idempotency-Key", rule: "max"},
+		badCase{name: "GetAppointment/NotAUUID", method: "GET", path: "/api/v1/appointments/not-a-uuid", who: asCSM, status: 404, code: "not_found"},
+		badCase{name: "GetAppointment/Unknown", method: "GET", path: "/api/v1/appointments/" + none, who: asCSM, status: 404, code: "not_found"},
+		badCase{name: "GetAppointment/TooLong", method: "GET", path: "/api/v1/appointments/" + apt + "0", who: asCSM, status: 404, code: "not_found"},
+		badCase{name: "GetAppointment/NULInPath", method: "GET", path: "/api/v1/appointments/%00", who: asCSM, status: 400, code: "validation_failed", field: "path", rule: "no_nul"},
+
+		checkInCase("IMEIBadLuhn", apt, ci("received_imei", "356938035643808"), 400, "validation_failed", "received_imei", "imei"),
+		checkInCase("IMEI14Digits", apt, ci("received_imei", "35693803564380"), 400, "validation_failed", "received_imei", "imei"),
+		checkInCase("IMEIWithSpaces", apt, ci("received_imei", "35 693803 564380 9"), 400, "validation_failed", "received_imei", "imei"),
+		checkInCase("IMEIFullWidthDigits", apt, ci("received_imei", "３５６９３８０３５６４３８０９"), 400, "validation_failed", "received_imei", "imei"),
+		checkInCase("IMEINumber", apt, ci("received_imei", 356938035643809), 400, "validation_failed", "received_imei", "type"),
+		checkInCase("IMEIMissing", apt, ci("received_imei", remove), 400, "validation_failed", "received_imei", "required"),
+		checkInCase("ConditionMissing", apt, ci("condition", remove), 400, "validation_failed", "condition", "required"),
+		checkInCase("ConditionTooLong", apt, ci("condition", strings.Repeat("c", 1001)), 400, "validation_failed", "condition", "max"),
+		checkInCase("AccessoriesObject", apt, ci("accessories", map[string]any{"cargador": true}), 400, "validation_failed", "accessories", "type"),
+		checkInCase("AccessoriesTooMany", apt, ci("accessories", strings.Split(strings.Repeat("x,", 20)+"x", ",")), 400, "validation_failed", "accessories", "max"),
+		checkInCase("AccessoryBlank", apt, ci("accessories", []any{"cargador", "  "}), 400, "validation_failed", "accessories[1]", "notblank"),
+		checkInCase("AccessoryEmpty", apt, ci("accessories", []any{""}), 400, "validation_failed", "accessories[0]", "required"),
+		checkInCase("AccessoryNull", apt, ci("accessories", []any{nil}), 400, "validation_failed", "accessories[0]", "required"),
+		checkInCase("AccessoryTooLong", apt, ci("accessories", []any{strings.Repeat("a", 101)}), 400, "validation_failed", "accessories[0]", "max"),
+		checkInCase("AccessoryNumber", apt, ci("accessories", []any{"cargador", 5}), 400, "validation_failed", "accessories", "type"),
+		checkInCase("AccessoryNUL", apt, ci("accessories", []any{"carga\x00dor"}), 400, "validation_failed", "accessories[0]", "no_nul"),
+		checkInCase("MismatchReasonBlank", apt, ci("imei_mismatch_reason", "   "), 400, "validation_failed", "imei_mismatch_reason", "notblank"),
+		checkInCase("MismatchReasonTooLong", apt, ci("imei_mismatch_reason", strings.Repeat("m", 501)), 400, "validation_failed", "imei_mismatch_reason", "max"),
+		checkInCase("CentreCodeLowerCase", apt, ci("centre_code", "ccs-01"), 400, "validation_failed", "centre_code", "code"),
+		checkInCase("NotToday", apt, checkIn, 422, "not_today", "", ""),
+		checkInCase("NotAUUID", "0", checkIn, 404, "not_found", "", ""),
+		checkInCase("Unknown", none, checkIn, 404, "not_found", "", ""),
+		walkInCase("AdminWithoutCentre", demoTicket(1), checkIn, 400, "validation_failed", "centre_code", "required"),
+		walkInCase("CentreCodeLowerCase", demoTicket(1), edit(t, walkIn, "centre_code", "ccs-01"), 400, "validation_failed", "centre_code", "code"),
+		walkInCase("UnknownCentre", demoTicket(1), edit(t, walkIn, "centre_code", "CCS-99"), 404, "not_found", "", ""),
+		walkInCase("IMEIBadLuhn", demoTicket(1), edit(t, walkIn, "received_imei", "356938035643808"), 400, "validation_failed", "received_imei", "imei"),
+		walkInCase("AccessoriesTooMany", demoTicket(1), edit(t, walkIn, "accessories", make([]string, 21)), 400, "validation_failed", "accessories", "max"),
+
+		avail("FromMissing", "to="+day, 400, "validation_failed", "from", "required"),
+		avail("ToMissing", "from="+day, 400, "validation_failed", "to", "required"),
+		avail("NoDates", "", 400, "validation_failed", "from", "required"),
+		avail("FromWords", "from=ma%C3%B1ana&to="+day, 400, "validation_failed", "from", "date"),
+		avail("FromYearZero", "from=0000-01-01&to="+day, 400, "validation_failed", "from", "date"),
+		avail("FromFeb30", "from=2027-02-30&to=2027-03-01", 400, "validation_failed", "from", "date"),
+		avail("FromWithTime", "from="+day+"T00:00:00Z&to="+day, 400, "validation_failed", "from", "date"),
+		avail("FromDayFirst", "from=07-12-2026&to="+day, 400, "validation_failed", "from", "date"),
+		avail("ToMonth13", "from="+day+"&to=2026-13-01", 400, "validation_failed", "to", "date"),
+		avail("ToBeforeFrom", "from="+nextDay+"&to="+day, 400, "validation_failed", "to", "gtefield"),
+		avail("Range32Days", "from="+day+"&to="+aptDate(aptAt(mon, 31, 0, 0)), 400, "validation_failed", "to", "max_range"),
+		avail("RangeOfCenturies", "from=2000-01-01&to=2999-12-31", 400, "validation_failed", "to", "max_range"),
+		avail("FromTwiceFirstBad", "from=x&from="+day+"&to="+day, 400, "validation_failed", "from", "date"),
+		avail("TicketNumberHash", span+"&ticket_number=CSM%232026", 400, "validation_failed", "ticket_number", "ticket_number"),
+		avail("TicketNumberTooLong", span+"&ticket_number="+strings.Repeat("A", 41), 400, "validation_failed", "ticket_number", "ticket_number"),
+		avail("FromNUL", "from=%00&to="+day, 400, "validation_failed", "from", "no_nul"),
+		avail("UnknownTicket", span+"&ticket_number=CSM-1999-0000001", 404, "not_found", "", ""),
+		badCase{name: "Availability/UnknownCentre", method: "GET", path: "/api/v1/centres/CCS-99/availability?" + span, who: asCSM, status: 404, code: "not_found"},
+		badCase{name: "Availability/LowerCaseCentre", method: "GET", path: "/api/v1/centres/ccs-01/availability?" + span, who: asCSM, status: 404, code: "not_found"},
+		agenda("DateMissing", "/api/v1/centres/CCS-01/agenda", 400, "validation_failed", "date", "required"),
+		agenda("DateWords", "/api/v1/centres/CCS-01/agenda?date=hoy", 400, "validation_failed", "date", "date"),
+		agenda("DateYearZero", "/api/v1/centres/CCS-01/agenda?date=0000-01-01", 400, "validation_failed", "date", "date"),
+		agenda("DateYear10000", "/api/v1/centres/CCS-01/agenda?date=10000-01-01", 400, "validation_failed", "date", "date"),
+		agenda("DateMonth13", "/api/v1/centres/CCS-01/agenda?date=2026-13-01", 400, "validation_failed", "date", "date"),
+		agenda("DateNUL", "/api/v1/centres/CCS-01/agenda?date=%00", 400, "validation_failed", "date", "no_nul"),
+		agenda("UnknownCentre", "/api/v1/centres/CCS-99/agenda?date="+day, 404, "not_found", "", ""),
+	)
+	for _, blankField := range []string{"condition", "imei_mismatch_reason"} {
+		cases = append(cases, checkInCase("Blank_"+blankField, apt, ci(blankField, " \t\n "), 400, "validation_failed", blankField, "notblank"))
+	}
+
 	// text the services trim may not be blank: it would be stored empty
 	for _, f := range forms {
 		blank := func(field string) badCase {
@@ -380,7 +554,7 @@ func TestBadInput(t *testing.T) {
 		}
 		seen[c.name] = true
 		t.Run(c.name, func(t *testing.T) {
-			before := e.rowCounts()
+			before := e.aptRowCounts()
 			var res response
 			if c.chunked {
 				b, _ := json.Marshal(c.body)
@@ -418,7 +592,7 @@ func TestBadInput(t *testing.T) {
 			if len(res.Body) > 64<<10 {
 				t.Fatalf("the problem echoes the input: %d bytes", len(res.Body))
 			}
-			equalCounts(t, before, e.rowCounts())
+			equalCounts(t, before, e.aptRowCounts())
 		})
 	}
 	// the service is still well after all that
@@ -426,4 +600,26 @@ func TestBadInput(t *testing.T) {
 	if list := items(t, wantStatus(t, e.do(http.MethodGet, "/api/v1/tickets?limit=500", tokens[asAdmin], nil), http.StatusOK)); len(list) != 20 {
 		t.Fatalf("%d tickets", len(list))
 	}
+}
+
+// aptRowCounts is rowCounts with the appointment tables: slots and the places they
+// count, appointments and their versions, repair orders.
+func (e *testEnv) aptRowCounts() map[string]int64 {
+	e.t.Helper()
+	out := e.rowCounts()
+	for name, sql := range map[string]string{
+		"slots":             "SELECT count(*) FROM slots",
+		"sum(slots.booked)": "SELECT COALESCE(sum(booked), 0) FROM slots",
+		"appointments":      "SELECT count(*) FROM appointments",
+		"sum(apt.version)":  "SELECT COALESCE(sum(version), 0) FROM appointments",
+		"repair_orders":     "SELECT count(*) FROM repair_orders",
+		"tickets.scheduled": "SELECT count(*) FROM tickets WHERE status = 'scheduled'",
+	} {
+		var n int64
+		if err := e.DB.Raw(sql).Scan(&n).Error; err != nil {
+			e.t.Fatal(err)
+		}
+		out[name] = n
+	}
+	return out
 }

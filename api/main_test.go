@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,19 @@ type testEnv struct {
 	HTTP     *httptest.Server
 	CSMToken string
 	tokens   map[string]string
+	clock    atomic.Pointer[time.Time]
+}
+
+// SetNow pins the services' clock (real time until called), for rules that depend on
+// the hour: slots in the past, check-in on the appointment's day, walk-ins.
+func (e *testEnv) SetNow(now time.Time) { e.clock.Store(&now) }
+
+// Now is the services' clock.
+func (e *testEnv) Now() time.Time {
+	if p := e.clock.Load(); p != nil {
+		return *p
+	}
+	return time.Now()
 }
 
 // Demo users by role, as seeded.
@@ -64,23 +78,23 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	db, sqlDB := dbtest.New(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	deps := services.Deps{DB: db, Log: log}
-	auth := services.NewAuth(deps)
-	admin := services.NewAdmin(deps)
-	tickets := services.NewTickets(deps)
+	e := &testEnv{t: t, DB: db, tokens: map[string]string{}}
+	deps := services.Deps{DB: db, Log: log, Now: e.Now}
+	svc := api.NewServices(deps)
 	ctx := context.Background()
-	if _, err := admin.EnsureAdmin(ctx, emailAdmin, services.DemoPassword); err != nil {
+	if _, err := svc.Admin.EnsureAdmin(ctx, emailAdmin, services.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
-	demo, err := services.NewDemo(deps, admin, tickets).Seed(ctx)
+	demo, err := services.NewDemo(deps, svc.Admin, svc.Tickets).Seed(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(api.Config{PublicBaseURL: "http://example.test"}, log, auth, admin, tickets,
-		services.NewEvents(deps), services.NewIdempotency(deps), services.NewAudit(deps), services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
+	srv := api.NewServer(api.Config{PublicBaseURL: "http://example.test"}, log, svc, services.NewHealth(sqlDB),
+		api.NewMetrics(prometheus.NewRegistry(), sqlDB))
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, DB: db, Server: srv, HTTP: hs, CSMToken: demo.CSMToken, tokens: map[string]string{}}
+	e.Server, e.HTTP, e.CSMToken = srv, hs, demo.CSMToken
+	return e
 }
 
 // token logs a demo user in once and returns their bearer token.

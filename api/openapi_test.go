@@ -145,6 +145,9 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
+// bodiless are the writes whose handler reads no body.
+var bodiless = map[string]bool{"POST /api/v1/auth/logout": true, "POST /api/v1/appointments/{id}/no-show": true}
+
 // TestOpenAPIOperations checks what every operation must say: a summary, security
 // unless public, its path parameters, the headers of API.md and problem responses.
 func TestOpenAPIOperations(t *testing.T) {
@@ -200,8 +203,11 @@ func TestOpenAPIOperations(t *testing.T) {
 			if method == "PATCH" && params["header:If-Match"] == nil {
 				t.Error("PATCH without the If-Match header")
 			}
-			if (method == "POST" || method == "PATCH") && key != "POST /api/v1/auth/logout" && op["requestBody"] == nil {
+			if (method == "POST" || method == "PATCH") && !bodiless[key] && op["requestBody"] == nil {
 				t.Error("no request body")
+			}
+			if bodiless[key] && op["requestBody"] != nil {
+				t.Error("documents a request body the handler does not read")
 			}
 			responses := obj(op["responses"])
 			if len(responses) == 0 {
@@ -437,6 +443,11 @@ func TestOpenAPIRequestsMatchInputs(t *testing.T) {
 		"POST /api/v1/csm/tickets":                        reflect.TypeFor[models.Referral](),
 		"POST /api/v1/csm/tickets/{ticket_number}/cancel": reflect.TypeFor[models.CancelInput](),
 		"POST /api/v1/csm/tickets/{ticket_number}/closed": reflect.TypeFor[models.ClosedInput](),
+		"POST /api/v1/appointments":                       reflect.TypeFor[models.BookInput](),
+		"POST /api/v1/appointments/{id}/reschedule":       reflect.TypeFor[models.RescheduleInput](),
+		"POST /api/v1/appointments/{id}/cancel":           reflect.TypeFor[models.ReasonInput](),
+		"POST /api/v1/appointments/{id}/check-in":         reflect.TypeFor[models.CheckInInput](),
+		"POST /api/v1/tickets/{ticket_number}/walk-in":    reflect.TypeFor[models.CheckInInput](),
 		// api.loginRequest is unexported; this mirrors it.
 		"POST /api/v1/auth/login": reflect.TypeFor[struct {
 			Email    string `json:"email" validate:"required,max=254"`
@@ -484,6 +495,11 @@ func TestOpenAPIResponsesMatchViews(t *testing.T) {
 		"Ticket":       reflect.TypeFor[models.Ticket](),
 		"Event":        reflect.TypeFor[models.Event](),
 		"AuditEntry":   reflect.TypeFor[services.AuditEntry](),
+		"Appointment":  reflect.TypeFor[models.Appointment](),
+		"AgendaEntry":  reflect.TypeFor[models.AgendaEntry](),
+		"Slot":         reflect.TypeFor[models.SlotView](),
+		"Alternative":  reflect.TypeFor[models.Alternative](),
+		"Availability": reflect.TypeFor[models.Availability](),
 	} {
 		schema := obj(schemas[name])
 		if schema == nil {
@@ -519,5 +535,88 @@ func TestOpenAPIResponsesMatchViews(t *testing.T) {
 	}
 	if got := enum(obj(obj(obj(ticket["fault"])["properties"])["category"])); !slices.Equal(got, models.FaultCategories) {
 		t.Errorf("fault categories %v, want %v", got, models.FaultCategories)
+	}
+}
+
+// TestOpenAPIAppointmentCodes checks that each appointment operation documents, under
+// the right status, every problem code its service can answer with.
+func TestOpenAPIAppointmentCodes(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	ops := doc.operations()
+	want := map[string]map[string][]string{
+		"POST /api/v1/appointments": {
+			"409": {"slot_full", "ticket_has_appointment", "idempotency_key_in_flight"},
+			"422": {"outside_opening_hours", "not_a_slot_start", "in_the_past", "ticket_not_bookable", "idempotency_key_reused"},
+		},
+		"POST /api/v1/appointments/{id}/reschedule": {
+			"409": {"slot_full", "version_conflict", "appointment_not_booked"},
+			"422": {"outside_opening_hours", "not_a_slot_start", "in_the_past"},
+		},
+		"POST /api/v1/appointments/{id}/cancel":        {"409": {"appointment_not_booked"}},
+		"POST /api/v1/appointments/{id}/no-show":       {"409": {"appointment_not_booked"}, "422": {"slot_not_started"}},
+		"POST /api/v1/appointments/{id}/check-in":      {"409": {"appointment_not_booked"}, "422": {"not_today", "imei_mismatch"}},
+		"POST /api/v1/tickets/{ticket_number}/walk-in": {"409": {"no_counter_free", "ticket_has_appointment"}, "422": {"centre_closed_now", "ticket_not_bookable", "imei_mismatch"}},
+		"PATCH /api/v1/admin/centres/{code}":           {"409": {"version_conflict", "counters_below_bookings"}},
+		"GET /api/v1/centres/{code}/availability":      {"400": {"validation_failed"}, "403": {"forbidden"}, "404": {"not_found"}},
+		"GET /api/v1/centres/{code}/agenda":            {"400": {"validation_failed"}, "403": {"forbidden"}, "404": {"not_found"}},
+		"GET /api/v1/appointments/{id}":                {"403": {"forbidden"}, "404": {"not_found"}},
+	}
+	for key, byStatus := range want {
+		op := ops[key]
+		if op == nil {
+			t.Errorf("%s: not documented", key)
+			continue
+		}
+		for status, codes := range byStatus {
+			r := obj(op["responses"])[status]
+			if r == nil {
+				t.Errorf("%s: no %s response", key, status)
+				continue
+			}
+			desc := str(doc.resolve(t, r)["description"])
+			for _, code := range codes {
+				if !strings.Contains(desc, code) {
+					t.Errorf("%s %s: %q does not name %s", key, status, desc, code)
+				}
+			}
+		}
+	}
+	// the query parameters of the calendar reads
+	for key, names := range map[string][]string{
+		"GET /api/v1/centres/{code}/availability": {"from", "to", "ticket_number"},
+		"GET /api/v1/centres/{code}/agenda":       {"date"},
+	} {
+		found := map[string]map[string]any{}
+		for _, p := range ops[key]["parameters"].([]any) {
+			pm := doc.resolve(t, p)
+			if pm["in"] == "query" {
+				found[str(pm["name"])] = pm
+			}
+		}
+		for _, n := range names {
+			p := found[n]
+			if p == nil {
+				t.Errorf("%s: no query parameter %s", key, n)
+				continue
+			}
+			if required := n != "ticket_number"; p["required"] != required {
+				t.Errorf("%s: %s required %v, want %v", key, n, p["required"], required)
+			}
+		}
+	}
+	// the appointment states
+	schemas := obj(obj(doc["components"])["schemas"])
+	var got []string
+	for _, v := range obj(obj(obj(schemas["Appointment"])["properties"])["status"])["enum"].([]any) {
+		got = append(got, v.(string))
+	}
+	states := []string{string(models.AppointmentBooked), string(models.AppointmentCheckedIn), string(models.AppointmentCompleted),
+		string(models.AppointmentCancelled), string(models.AppointmentNoShow)}
+	if !slices.Equal(got, states) {
+		t.Errorf("Appointment.status enum %v, want %v", got, states)
+	}
+	if ref := str(obj(obj(obj(obj(schemas["Ticket"])["properties"])["appointment"])["allOf"].([]any)[0])["$ref"]); ref != "#/components/schemas/Appointment" {
+		t.Errorf("Ticket.appointment is %q, want the Appointment schema", ref)
 	}
 }

@@ -61,6 +61,16 @@ func (s *Server) routes() *gin.Engine {
 	authed.GET("/tickets/:ticket_number", s.getTicket)
 	authed.GET("/audit", s.listAudit)
 
+	authed.GET("/centres/:code/availability", s.availability)
+	authed.GET("/centres/:code/agenda", s.agenda)
+	authed.POST("/appointments", s.bookAppointment)
+	authed.GET("/appointments/:id", s.getAppointment)
+	authed.POST("/appointments/:id/reschedule", s.rescheduleAppointment)
+	authed.POST("/appointments/:id/cancel", s.cancelAppointment)
+	authed.POST("/appointments/:id/no-show", s.noShow)
+	authed.POST("/appointments/:id/check-in", s.checkIn)
+	authed.POST("/tickets/:ticket_number/walk-in", s.walkIn)
+
 	s.webRoutes(r)
 	return r
 }

@@ -31,27 +31,46 @@ type Config struct {
 
 // Server holds every dependency of the handlers; NewServer takes them all.
 type Server struct {
-	cfg         Config
-	log         *slog.Logger
-	auth        *services.Auth
-	admin       *services.Admin
-	tickets     *services.Tickets
-	events      *services.Events
-	idempotency *services.Idempotency
-	audit       *services.Audit
-	readiness   Readiness
-	metrics     *Metrics
-	validator   *validator.Validate
-	web         *webAssets
-	engine      *gin.Engine
-	draining    atomic.Bool
+	cfg          Config
+	log          *slog.Logger
+	auth         *services.Auth
+	admin        *services.Admin
+	tickets      *services.Tickets
+	events       *services.Events
+	idempotency  *services.Idempotency
+	audit        *services.Audit
+	appointments *services.Appointments
+	readiness    Readiness
+	metrics      *Metrics
+	validator    *validator.Validate
+	web          *webAssets
+	engine       *gin.Engine
+	draining     atomic.Bool
+}
+
+// Services are the use cases the handlers call, one type per area.
+type Services struct {
+	Auth         *services.Auth
+	Admin        *services.Admin
+	Tickets      *services.Tickets
+	Events       *services.Events
+	Idempotency  *services.Idempotency
+	Audit        *services.Audit
+	Appointments *services.Appointments
+}
+
+// NewServices builds every service over the same dependencies.
+func NewServices(d services.Deps) Services {
+	return Services{Auth: services.NewAuth(d), Admin: services.NewAdmin(d), Tickets: services.NewTickets(d),
+		Events: services.NewEvents(d), Idempotency: services.NewIdempotency(d), Audit: services.NewAudit(d),
+		Appointments: services.NewAppointments(d)}
 }
 
 // NewServer wires the handlers to their services.
-func NewServer(cfg Config, log *slog.Logger, auth *services.Auth, admin *services.Admin, tickets *services.Tickets,
-	events *services.Events, idempotency *services.Idempotency, audit *services.Audit, readiness Readiness, metrics *Metrics) *Server {
-	s := &Server{cfg: cfg, log: log, auth: auth, admin: admin, tickets: tickets, events: events,
-		idempotency: idempotency, audit: audit, readiness: readiness, metrics: metrics, validator: newValidator()}
+func NewServer(cfg Config, log *slog.Logger, svc Services, readiness Readiness, metrics *Metrics) *Server {
+	s := &Server{cfg: cfg, log: log, auth: svc.Auth, admin: svc.Admin, tickets: svc.Tickets, events: svc.Events,
+		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, readiness: readiness,
+		metrics: metrics, validator: newValidator()}
 	s.engine = s.routes()
 	return s
 }

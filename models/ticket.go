@@ -84,6 +84,8 @@ type Ticket struct {
 	CancelledAt  *time.Time   `json:"cancelled_at,omitempty"`
 	ResolvedAt   *time.Time   `json:"resolved_at,omitempty"`
 	ClosedAt     *time.Time   `json:"closed_at,omitempty"`
+	// Appointment is the ticket's active appointment, or its latest one.
+	Appointment  *Appointment `json:"appointment,omitempty" gorm:"-"`
 	ReferralHash string       `json:"-"`
 	Version      int          `json:"version"`
 	CreatedAt    time.Time    `json:"created_at"`

@@ -19,6 +19,12 @@ const (
 	actReadEvents    action = "read_events"
 	actReadCentre    action = "read_centre"
 	actReadAudit     action = "read_audit"
+	// Appointments.
+	actBook             action = "book"
+	actCheckIn          action = "check_in"
+	actReadAppointment  action = "read_appointment"
+	actReadAvailability action = "read_availability"
+	actReadAgenda       action = "read_agenda"
 )
 
 var (
@@ -34,6 +40,12 @@ var permissions = map[action][]models.Role{
 	actReadEvents:    {models.RoleCSM, models.RoleAdmin},
 	actReadCentre:    append(slices.Clone(allStaff), models.RoleCSM),
 	actReadAudit:     {models.RoleCentreManager, models.RoleAdmin},
+	// The counter books for the customer at the desk, CSM on the customer's behalf.
+	actBook:             {models.RoleCounter, models.RoleCentreManager, models.RoleAdmin, models.RoleCSM},
+	actCheckIn:          {models.RoleCounter, models.RoleCentreManager, models.RoleAdmin},
+	actReadAppointment:  append(slices.Clone(centreStaff), models.RoleAdmin, models.RoleCSM),
+	actReadAvailability: append(slices.Clone(allStaff), models.RoleCSM),
+	actReadAgenda:       append(slices.Clone(centreStaff), models.RoleAdmin),
 }
 
 // authorize refuses a role that may not do a.

@@ -2,13 +2,17 @@ package services
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"centros/models"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Admin sets up the organisation: business units, warehouses, centres, staff and the
@@ -231,43 +235,54 @@ type CentreView struct {
 }
 
 func loadCentre(tx *gorm.DB, where string, args ...any) (*CentreView, error) {
-	var c models.Centre
-	err := tx.Preload("BusinessUnit").
-		Preload("OpeningHours", func(q *gorm.DB) *gorm.DB { return q.Order("weekday, opens") }).
-		Preload("ClosedDays", func(q *gorm.DB) *gorm.DB { return q.Order("day") }).
-		Preload("MinBackupStock", func(q *gorm.DB) *gorm.DB { return q.Order("model") }).
-		Where(where, args...).Take(&c).Error
+	cs, err := loadCentres(tx.Limit(1), where, args...)
 	if err != nil {
-		return nil, notFoundIf(err, "centre")
+		return nil, err
 	}
-	return centreView(c), nil
+	if len(cs) == 0 {
+		return nil, models.NotFound("centre")
+	}
+	return &cs[0], nil
 }
 
-func centreView(c models.Centre) *CentreView {
-	c.BusinessUnitCode = c.BusinessUnit.Code
-	for i := range c.OpeningHours {
-		c.OpeningHours[i].Opens = hhmm(c.OpeningHours[i].Opens)
-		c.OpeningHours[i].Closes = hhmm(c.OpeningHours[i].Closes)
+// loadCentres reads centres with their calendars in one statement: booking and
+// availability read them on every request.
+func loadCentres(tx *gorm.DB, where string, args ...any) ([]CentreView, error) {
+	var rows []struct {
+		models.Centre
+		BUCode                   string
+		Hours, ClosedDays, Stock []byte
 	}
-	v := &CentreView{Centre: c, ClosedDays: make([]string, 0, len(c.ClosedDays))}
-	for _, d := range c.ClosedDays {
-		v.ClosedDays = append(v.ClosedDays, d.Day[:10])
+	err := tx.Table("centres").Select(`centres.*, bu.code AS bu_code,
+			(SELECT COALESCE(json_agg(json_build_object('weekday', h.weekday, 'opens', to_char(h.opens, 'HH24:MI'),
+				'closes', to_char(h.closes, 'HH24:MI')) ORDER BY h.weekday, h.opens), '[]')
+				FROM centre_opening_hours h WHERE h.centre_id = centres.id) AS hours,
+			(SELECT COALESCE(json_agg(to_char(d.day, 'YYYY-MM-DD') ORDER BY d.day), '[]')
+				FROM centre_closed_days d WHERE d.centre_id = centres.id) AS closed_days,
+			(SELECT COALESCE(json_agg(json_build_object('model', m.model, 'quantity', m.quantity) ORDER BY m.model), '[]')
+				FROM centre_min_stock m WHERE m.centre_id = centres.id) AS stock`).
+		Joins("JOIN business_units bu ON bu.id = centres.business_unit_id").
+		Where(where, args...).Order("centres.code").Find(&rows).Error
+	if err != nil {
+		return nil, err
 	}
-	if v.OpeningHours == nil {
-		v.OpeningHours = []models.OpeningHours{}
+	out := make([]CentreView, len(rows))
+	for i, r := range rows {
+		v := CentreView{Centre: r.Centre}
+		v.BusinessUnitCode = r.BUCode
+		if err := errors.Join(json.Unmarshal(r.Hours, &v.OpeningHours), json.Unmarshal(r.ClosedDays, &v.ClosedDays),
+			json.Unmarshal(r.Stock, &v.MinBackupStock)); err != nil {
+			return nil, fmt.Errorf("centre calendar: %w", err)
+		}
+		for i := range v.OpeningHours {
+			v.OpeningHours[i].CentreID = v.ID
+		}
+		for i := range v.MinBackupStock {
+			v.MinBackupStock[i].CentreID = v.ID
+		}
+		out[i] = v
 	}
-	if v.MinBackupStock == nil {
-		v.MinBackupStock = []models.MinStock{}
-	}
-	return v
-}
-
-// hhmm trims PostgreSQL's "08:00:00" to the "08:00" the API speaks.
-func hhmm(t string) string {
-	if len(t) >= 5 {
-		return t[:5]
-	}
-	return t
+	return out, nil
 }
 
 // GetCentre returns a centre the caller may see. Errors: not found.
@@ -283,20 +298,8 @@ func (s *Admin) ListCentres(ctx context.Context, p models.Principal) ([]CentreVi
 	if err := authorize(p, actReadCentre); err != nil {
 		return nil, err
 	}
-	var cs []models.Centre
-	err := s.DB.WithContext(ctx).Scopes(centreScope(p)).Preload("BusinessUnit").
-		Preload("OpeningHours", func(q *gorm.DB) *gorm.DB { return q.Order("weekday, opens") }).
-		Preload("ClosedDays", func(q *gorm.DB) *gorm.DB { return q.Order("day") }).
-		Preload("MinBackupStock", func(q *gorm.DB) *gorm.DB { return q.Order("model") }).
-		Order("code").Find(&cs).Error
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make([]CentreView, len(cs))
-	for i, c := range cs {
-		out[i] = *centreView(c)
-	}
-	return out, nil
+	out, err := loadCentres(s.DB.WithContext(ctx).Scopes(centreScope(p)), "true")
+	return out, translate(err)
 }
 
 // UpdateCentre edits a centre. Errors: not found, conflict (version_conflict), invalid.
@@ -321,7 +324,9 @@ func (s *Admin) UpdateCentre(ctx context.Context, p models.Principal, code strin
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		before, err := loadCentre(tx.Clauses(lockForUpdate()), "centres.code = ?", code)
+		// NO KEY UPDATE, not UPDATE: bookings in flight hold the shared counters lock
+		// and need the foreign-key share lock on this row to finish.
+		before, err := loadCentre(tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE", Table: clause.Table{Name: "centres"}}), "centres.code = ?", code)
 		if err != nil {
 			return err
 		}
@@ -341,7 +346,10 @@ func (s *Admin) UpdateCentre(ctx context.Context, p models.Principal, code strin
 		if in.SlotMinutes != nil {
 			set["slot_minutes"] = *in.SlotMinutes
 		}
-		if in.Counters != nil {
+		if in.Counters != nil && *in.Counters != before.Counters {
+			if err := resizeSlots(tx, before.ID, *in.Counters, s.now()); err != nil {
+				return err
+			}
 			set["counters"] = *in.Counters
 		}
 		if err := tx.Table("centres").Where("id = ?", before.ID).Updates(set).Error; err != nil {
@@ -360,6 +368,34 @@ func (s *Admin) UpdateCentre(ctx context.Context, p models.Principal, code strin
 		return nil, err
 	}
 	return s.GetCentre(ctx, p, code)
+}
+
+// resizeSlots gives the slots still to come the new number of counters, refusing, with
+// the slots named, to go below what any of them already holds: bookings are never
+// stranded silently.
+func resizeSlots(tx *gorm.DB, centreID string, counters int, now time.Time) error {
+	// Wait for bookings in flight, and keep new ones out until this commits.
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(?, hashtext(?))", centreCountersLock, centreID).Error; err != nil {
+		return err
+	}
+	var over []struct {
+		StartsAt time.Time
+		Booked   int
+	}
+	if err := tx.Raw(`SELECT starts_at, booked FROM slots WHERE centre_id = ? AND ends_at > ? AND booked > ? ORDER BY starts_at LIMIT 20`,
+		centreID, now, counters).Scan(&over).Error; err != nil {
+		return err
+	}
+	if len(over) > 0 {
+		names := make([]string, len(over))
+		for i, o := range over {
+			names[i] = fmt.Sprintf("%s (%d)", o.StartsAt.Format(time.RFC3339), o.Booked)
+		}
+		msg := "slots already hold more appointments than that: " + strings.Join(names, ", ")
+		return &models.Error{Kind: models.KindConflict, Code: "counters_below_bookings", Message: msg,
+			Fields: []models.FieldError{{Field: "counters", Rule: "min_booked", Message: msg}}}
+	}
+	return tx.Exec("UPDATE slots SET capacity = ? WHERE centre_id = ? AND ends_at > ?", counters, centreID, now).Error
 }
 
 // scopeIDs resolves the centre or warehouse a role needs, refusing the other one.

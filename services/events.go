@@ -26,14 +26,13 @@ func RecordEvent(tx *gorm.DB, t *models.Ticket, typ models.EventType, data any) 
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	if err := tx.Exec("SELECT 1 FROM tickets WHERE id = ? FOR UPDATE", t.ID).Error; err != nil {
-		return nil, fmt.Errorf("record event %s: %w", typ, err)
-	}
 	ev := models.Event{ID: "evt_" + hex.EncodeToString(id), Type: typ, TicketID: t.ID, TicketNumber: t.TicketNumber,
 		Data: payload, DeliveryStatus: models.DeliveryPending}
-	err = tx.Raw(`INSERT INTO csm_events (id, type, ticket_id, ticket_number, data)
-		VALUES (?, ?, ?, ?, ?) RETURNING position, occurred_at`, ev.ID, ev.Type, ev.TicketID, ev.TicketNumber, string(payload)).
-		Row().Scan(&ev.Position, &ev.OccurredAt)
+	// The lock and the insert in one round trip.
+	err = tx.Raw(`WITH locked AS (SELECT id FROM tickets WHERE id = ? FOR UPDATE)
+		INSERT INTO csm_events (id, type, ticket_id, ticket_number, data)
+		SELECT ?, ?, locked.id, ?, ? FROM locked RETURNING position, occurred_at`,
+		t.ID, ev.ID, ev.Type, ev.TicketNumber, string(payload)).Row().Scan(&ev.Position, &ev.OccurredAt)
 	if err != nil {
 		return nil, fmt.Errorf("record event %s: %w", typ, err)
 	}

@@ -202,10 +202,28 @@ func (s *Tickets) Get(ctx context.Context, p models.Principal, number string) (*
 		return nil, models.NotFound("ticket")
 	}
 	var t models.Ticket
-	if err := loadTicket(s.DB.WithContext(ctx).Scopes(ticketScope(p)), &t, "tickets.ticket_number = ?", number); err != nil {
+	db := s.DB.WithContext(ctx)
+	if err := loadTicket(db.Scopes(ticketScope(p)), &t, "tickets.ticket_number = ?", number); err != nil {
 		return nil, translate(err)
 	}
 	t.SLAState = t.SLAStateAt(s.now())
+	var a struct {
+		models.Appointment
+		Code     string
+		RepairID *string
+	}
+	res := db.Raw(`SELECT a.*, c.code, r.id AS repair_id FROM appointments a JOIN centres c ON c.id = a.centre_id
+		LEFT JOIN repair_orders r ON r.appointment_id = a.id
+		WHERE a.ticket_id = ? ORDER BY a.status IN ('booked', 'checked_in') DESC, a.created_at DESC LIMIT 1`, t.ID).Find(&a)
+	if res.Error != nil {
+		return nil, translate(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		t.Appointment = &a.Appointment
+		t.Appointment.TicketNumber, t.Appointment.CentreCode, t.Appointment.RepairID = t.TicketNumber, a.Code, a.RepairID
+		t.Appointment.SLADueAt = t.ReportedAt.Add(models.SLA).UTC()
+		t.Appointment.WithinSLA = !a.StartsAt.After(t.Appointment.SLADueAt)
+	}
 	return &t, nil
 }
 
@@ -282,7 +300,11 @@ func (s *Tickets) Cancel(ctx context.Context, p models.Principal, number, reason
 		case models.TicketResolved, models.TicketClosed:
 			return nil, models.Errorf(models.KindConflict, "ticket_not_cancellable", "ticket %s is already %s", t.TicketNumber, t.Status)
 		}
-		return map[string]any{"status": models.TicketCancelled, "cancel_reason": strings.TrimSpace(reason), "cancelled_at": s.now()}, nil
+		reason = strings.TrimSpace(reason)
+		if err := freeTicketAppointment(tx, t, reason, s.now()); err != nil {
+			return nil, err
+		}
+		return map[string]any{"status": models.TicketCancelled, "cancel_reason": reason, "cancelled_at": s.now()}, nil
 	})
 }
 

@@ -189,25 +189,21 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	deps := services.Deps{DB: db, Log: log}
-	auth := services.NewAuth(deps)
-	admin := services.NewAdmin(deps)
-	tickets := services.NewTickets(deps)
-	events := services.NewEvents(deps)
-	idempotency := services.NewIdempotency(deps)
+	svc := api.NewServices(deps)
 
-	createdAdmin, err := admin.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	createdAdmin, err := svc.Admin.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("first admin: %w", err)
 	}
 	var demo *services.DemoResult
 	if cfg.DemoData {
-		if demo, err = services.NewDemo(deps, admin, tickets).Seed(ctx); err != nil {
+		if demo, err = services.NewDemo(deps, svc.Admin, svc.Tickets).Seed(ctx); err != nil {
 			return err
 		}
 	}
 
 	srv := api.NewServer(api.Config{PublicBaseURL: cfg.PublicBaseURL, SecureCookies: strings.HasPrefix(cfg.PublicBaseURL, "https://")},
-		log, auth, admin, tickets, events, idempotency, services.NewAudit(deps), services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
+		log, svc, services.NewHealth(sqlDB), api.NewMetrics(prometheus.NewRegistry(), sqlDB))
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -219,7 +215,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
 	printBanner(stdout, cfg, ln.Addr().String(), createdAdmin, demo)
-	go purgeExpired(ctx, idempotency, log)
+	go purgeExpired(ctx, svc.Idempotency, log)
 
 	select {
 	case err := <-serveErr:
