@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"centros/services"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromiumPath is Debian's Chromium, which CI installs.
@@ -158,4 +160,176 @@ func wantFocus(t *testing.T, ctx context.Context, id string) {
 
 func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestBrowserAppointment books, reschedules and checks a customer in the way a counter
+// clerk does, with the keyboard and the scanner: look the ticket up, press Enter on
+// the slot that has the cursor, move the booking with the arrow keys, then scan the
+// ticket number and the IMEI. CENTROS_SCREENSHOTS=dir also saves the booking page
+// and the agenda as PNG files there.
+func TestBrowserAppointment(t *testing.T) {
+	needBrowser(t)
+	e := newTestEnv(t)
+	monday := webMonday(t, 9, 10)
+	e.SetNow(monday)
+	ctx := newBrowser(t, 30*time.Second)
+	number := e.ticketAt("CCS-01")
+	imei := e.webTicketIMEI(number)
+	shots := os.Getenv("CENTROS_SCREENSHOTS")
+	shot := func(name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if shots != "" {
+		// Company for the agenda: one more customer in the morning.
+		for _, n := range e.webTicketsAt("CCS-01", 3)[1:] {
+			e.webBookAPI(n, "CCS-01", webSlot(monday, 11, 0))
+		}
+	}
+
+	// Sign in and look the ticket up.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.KeyEvent(emailCounter),
+		chromedp.SendKeys(chromedp.ID("password"), services.DemoPassword+"\r"),
+		chromedp.WaitVisible(chromedp.ID("q")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	wantFocus(t, ctx, "q")
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent(number+"\r"),
+		chromedp.WaitVisible(chromedp.ID("book-link")),
+		chromedp.Click(chromedp.ID("book-link")),
+		chromedp.WaitVisible(chromedp.CSS(".slot-picker")),
+	); err != nil {
+		t.Fatalf("open the booking of %s: %v", number, err)
+	}
+
+	// The first free slot has the cursor: Enter books it.
+	wantFocusedSlot(t, ctx, webSlot(monday, 9, 30))
+	shot("booking.png")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
+		t.Fatalf("book: %v", err)
+	}
+	wantText(t, ctx, ".flash", "Cita reservada: lunes "+monday.Format("02/01/2006")+" 09:30 · CCS-01.")
+
+	// Reschedule: the picker starts on the first other free slot (10:00); one arrow
+	// key moves to 10:30, Enter moves the booking there.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href$="/reschedule"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".slot-picker")),
+	); err != nil {
+		t.Fatalf("open reschedule: %v", err)
+	}
+	wantFocusedSlot(t, ctx, webSlot(monday, 10, 0))
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowRight)); err != nil {
+		t.Fatal(err)
+	}
+	wantFocusedSlot(t, ctx, webSlot(monday, 10, 30))
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
+		t.Fatalf("reschedule: %v", err)
+	}
+	wantText(t, ctx, ".flash", "Cita reprogramada: lunes "+monday.Format("02/01/2006")+" 10:30 · CCS-01.")
+
+	// Check-in from the agenda: scan the ticket number, then the IMEI; the scanner's
+	// Enter moves on to the condition, which is still to be written.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/agenda"),
+		chromedp.WaitVisible(chromedp.CSS(".agenda-table")),
+	); err != nil {
+		t.Fatalf("agenda: %v", err)
+	}
+	wantText(t, ctx, ".agenda-table", number)
+	shot("agenda.png")
+	wantFocus(t, ctx, "q")
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent(number+"\r"),
+		chromedp.WaitVisible(chromedp.ID("received_imei")),
+	); err != nil {
+		t.Fatalf("scan the ticket: %v", err)
+	}
+	wantFocus(t, ctx, "received_imei")
+	// Another handset's IMEI: the reason field appears and takes the cursor. Scanned
+	// again with the right one, it goes away and the cursor moves to the condition.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("356938035643809\r")); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "imei_mismatch_reason")
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("received_imei").select()`),
+		chromedp.KeyEvent(imei+"\r"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "condition")
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("mismatch-field").hidden`)); err != nil || !hidden {
+		t.Fatalf("the reason field stays for the ticket's own IMEI (%v)", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent("Carcasa con rayones leves."),
+		chromedp.Click(chromedp.ID("acc-0")),
+	); err != nil {
+		t.Fatalf("fill the check-in form: %v", err)
+	}
+	shot("checkin.png")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("checkin-submit")),
+		chromedp.WaitVisible(chromedp.ID("repair-id")),
+	); err != nil {
+		t.Fatalf("check in: %v", err)
+	}
+	wantText(t, ctx, ".flash", "Cliente recibido. Orden de reparación")
+	wantText(t, ctx, ".status", "En servicio")
+	shot("ticket.png")
+	repair, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("repair-id")))
+	if err != nil || !strings.Contains(mustText(t, ctx, ".flash"), strings.TrimSpace(repair)) {
+		t.Fatalf("repair order %q not in the flash (%v)", repair, err)
+	}
+	// What was typed is what was recorded: the scanner's Enter did not spill into the
+	// condition.
+	var got struct{ ReceivedIMEI, ReceivedCondition, Accessories string }
+	if err := e.DB.Raw("SELECT received_imei, received_condition, accessories::text AS accessories FROM repair_orders WHERE id = ?",
+		strings.TrimSpace(repair)).Scan(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got.ReceivedIMEI != imei || got.ReceivedCondition != "Carcasa con rayones leves." || got.Accessories != `["cargador"]` {
+		t.Fatalf("repair order recorded %+v", got)
+	}
+}
+
+func wantFocusedSlot(t *testing.T, ctx context.Context, value string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`document.activeElement && document.activeElement.value === `+jsString(value),
+		chromedp.WithPollingTimeout(3*time.Second))); err != nil {
+		active, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML : "none"`))
+		t.Fatalf("the cursor is not on the slot %s; the focused element is %s", value, active)
+	}
+}
+
+func mustText(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return s
+}
+
+func wantText(t *testing.T, ctx context.Context, css, want string) {
+	t.Helper()
+	if got := mustText(t, ctx, css); !strings.Contains(got, want) {
+		t.Fatalf("%s says %q, want %q", css, got, want)
+	}
 }

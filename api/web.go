@@ -48,7 +48,8 @@ const (
 	tplLayout     = "layout.html"
 )
 
-var pageTemplates = []string{tplLogin, tplLookup, tplTicket, tplTickets, tplCentres, tplCentreForm, tplUsers, tplUserForm, tplError}
+var pageTemplates = []string{tplLogin, tplLookup, tplTicket, tplTickets, tplCentres, tplCentreForm, tplUsers, tplUserForm, tplError,
+	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan}
 
 // Cookie and form field names of the web UI.
 const (
@@ -160,6 +161,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	staff.GET("/", s.webLookup)
 	staff.GET("/tickets", s.webTickets)
 	staff.GET("/tickets/:number", s.webTicket)
+	s.webAppointmentRoutes(staff)
 
 	admin := staff.Group("/admin", s.webRequireAdmin)
 	admin.GET("/centres", s.webCentres)
@@ -438,7 +440,9 @@ func navFor(lang string, p models.Principal, current string) []navItem {
 	switch {
 	case p.Role.AtCentre():
 		add("nav.queue", "/tickets")
+		add("nav.agenda", "/agenda")
 	case p.Role == models.RoleAdmin:
+		add("nav.agenda", "/agenda")
 		add("nav.centres", "/admin/centres")
 		add("nav.users", "/admin/users")
 	}
@@ -490,6 +494,9 @@ func (s *Server) render(c *gin.Context, status int, name string, d *pageData) {
 // navSection maps a path to the navigation entry it belongs to.
 func navSection(p string) string {
 	switch {
+	case p == "/book" || p == "/check-in" || strings.HasPrefix(p, "/appointments/") ||
+		strings.HasPrefix(p, "/tickets/") && (strings.HasSuffix(p, "/book") || strings.HasSuffix(p, "/check-in")):
+		return "/agenda"
 	case p == "/" || strings.HasPrefix(p, "/tickets/"):
 		return "/"
 	case strings.HasPrefix(p, "/admin/centres"):

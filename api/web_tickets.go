@@ -40,6 +40,11 @@ type ticketView struct {
 	// CountdownLeft and CountdownOverdue are the countdown's phrases with {} for
 	// the time, for the script that keeps it live.
 	CountdownLeft, CountdownOverdue string
+	// Appt is the ticket's appointment, on the ticket page; BookURL and WalkInURL
+	// are set when the ticket can be booked or received without one.
+	Appt                *apptView
+	MayBook, MayCheckIn bool
+	BookURL, WalkInURL  string
 }
 
 // ticketPath is the page of a ticket. Ticket numbers may hold '/', escaped as %2F so
@@ -81,7 +86,8 @@ func (s *Server) renderLookup(c *gin.Context, status int, f *formState) {
 		Data: lookupPage{ShowQueue: p.Role.AtCentre()}})
 }
 
-// webTicket shows one ticket with its SLA.
+// webTicket shows one ticket with its SLA, its appointment and what can be done
+// about it.
 func (s *Server) webTicket(c *gin.Context) {
 	number := c.Param("number")
 	p := principal(c)
@@ -91,7 +97,9 @@ func (s *Server) webTicket(c *gin.Context) {
 		return
 	}
 	zones := s.centreZones(c, p, t.CentreCode)
-	v := viewTicket(webLang(c), *t, zones, time.Now())
+	now := s.now()
+	v := viewTicket(webLang(c), *t, zones, now)
+	ticketAppointment(webLang(c), p, t, &v, now)
 	s.render(c, http.StatusOK, tplTicket, &pageData{Title: tr(webLang(c), "ticket.title", t.TicketNumber), Data: v})
 }
 
@@ -132,7 +140,7 @@ func (s *Server) webTickets(c *gin.Context) {
 		return
 	}
 	zones := s.centreZones(c, p, nil)
-	now := time.Now()
+	now := s.now()
 	d := ticketsPage{Status: f.Status, SLAState: f.SLAState}
 	for _, t := range items {
 		d.Items = append(d.Items, viewTicket(lang, t, zones, now))

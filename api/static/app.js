@@ -70,3 +70,97 @@
     start();
   }
 })();
+
+// The appointment screens, for the keyboard and the scanner: the arrow keys move
+// between the slot buttons of the picker, and on the check-in form the scanner's
+// Enter after the IMEI moves on to what is still missing instead of submitting a
+// half-filled form.
+(function () {
+  'use strict';
+
+  function slotKeys() {
+    var picker = document.querySelector('.slot-picker');
+    if (!picker) { return; }
+    picker.addEventListener('keydown', function (ev) {
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[ev.key];
+      if (!step || !ev.target.classList || !ev.target.classList.contains('slot')) { return; }
+      var buttons = Array.prototype.filter.call(picker.querySelectorAll('button.slot'), function (b) { return !b.disabled; });
+      var i = buttons.indexOf(ev.target);
+      var next = buttons[i + step];
+      if (next) {
+        ev.preventDefault();
+        next.focus();
+      }
+    });
+  }
+
+  function checkInForm() {
+    var form = document.querySelector('form[data-checkin]');
+    if (!form) { return; }
+    var imei = form.querySelector('#received_imei');
+    var reasonField = form.querySelector('#mismatch-field');
+    var reason = form.querySelector('#imei_mismatch_reason');
+    var condition = form.querySelector('#condition');
+    if (!imei || !reasonField || !reason || !condition) { return; }
+    var expected = imei.getAttribute('data-imei') || '';
+
+    function value() { return imei.value.replace(/\s+/g, ''); }
+    function mismatch() { var v = value(); return /^\d{15}$/.test(v) && v !== expected; }
+    function submit() {
+      if (typeof form.requestSubmit === 'function') { form.requestSubmit(); } else { form.submit(); }
+    }
+    function nextStep(ev) {
+      ev.preventDefault();
+      if (value() === '') { imei.focus(); return; }
+      if (mismatch() && reason.value.trim() === '') { reason.focus(); return; }
+      if (condition.value.trim() === '') { condition.focus(); return; }
+      submit();
+    }
+    // The reason is asked for as soon as the IMEI read is not the ticket's.
+    function sync() {
+      reasonField.hidden = !(mismatch() || reason.value.trim() !== '');
+    }
+    imei.addEventListener('input', sync);
+    // The scanner's Enter: held back from the form on keydown and keypress, acted on
+    // at keyup, once its keystroke can no longer land in the field the cursor moves to.
+    function onEnter(field, handles) {
+      var pending = false;
+      field.addEventListener('keydown', function (ev) {
+        if (ev.key !== 'Enter') { return; }
+        pending = handles();
+        if (pending) { ev.preventDefault(); }
+      });
+      field.addEventListener('keypress', function (ev) {
+        if (ev.key === 'Enter' && pending) { ev.preventDefault(); }
+      });
+      field.addEventListener('keyup', function (ev) {
+        if (ev.key !== 'Enter' || !pending) { return; }
+        pending = false;
+        sync();
+        nextStep(ev);
+      });
+    }
+    // An empty IMEI waits for the scan; one that is not 15 digits goes to the server,
+    // which says what is wrong with it.
+    onEnter(imei, function () { var v = value(); return v === '' || /^\d{15}$/.test(v); });
+    onEnter(reason, function () { return true; });
+    condition.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        submit();
+      }
+    });
+    sync();
+  }
+
+  function start() {
+    slotKeys();
+    checkInForm();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();
