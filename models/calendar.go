@@ -1,7 +1,6 @@
 package models
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -24,10 +23,13 @@ type Slot struct {
 // isoWeekday numbers days as the calendar does: Monday 1 … Sunday 7.
 func isoWeekday(t time.Time) int { return (int(t.Weekday())+6)%7 + 1 }
 
+// minutesOf reads "HH:MM" (or "HH:MM:SS") as minutes after midnight.
 func minutesOf(hhmm string) int {
-	var h, m int
-	fmt.Sscanf(hhmm, "%d:%d", &h, &m)
-	return h*60 + m
+	if len(hhmm) < 5 {
+		return 0
+	}
+	d := func(c byte) int { return int(c - '0') }
+	return (d(hhmm[0])*10+d(hhmm[1]))*60 + d(hhmm[3])*10 + d(hhmm[4])
 }
 
 // SlotsOn lists the slots of a local date (its year, month and day are read in the
@@ -44,7 +46,8 @@ func (c Calendar) SlotsOn(day time.Time) []Slot {
 		if h.Weekday != wd {
 			continue
 		}
-		for start := minutesOf(h.Opens); start+c.SlotMinutes <= minutesOf(h.Closes); start += c.SlotMinutes {
+		closes := minutesOf(h.Closes)
+		for start := minutesOf(h.Opens); start+c.SlotMinutes <= closes; start += c.SlotMinutes {
 			s := time.Date(y, m, d, start/60, start%60, 0, 0, c.Location)
 			out = append(out, Slot{StartsAt: s.UTC(), EndsAt: s.Add(time.Duration(c.SlotMinutes) * time.Minute).UTC()})
 		}

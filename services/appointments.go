@@ -48,11 +48,20 @@ func (s *Appointments) centreFor(tx *gorm.DB, p models.Principal, code string) (
 
 // lockTicket locks the ticket the caller named, within their scope.
 func lockTicket(tx *gorm.DB, p models.Principal, number string) (*models.Ticket, error) {
+	return lockTicketSharingCentre(tx, p, number, "")
+}
+
+// lockTicketSharingCentre also takes shareCentre on centreID in the same round trip.
+func lockTicketSharingCentre(tx *gorm.DB, p models.Principal, number, centreID string) (*models.Ticket, error) {
 	if !models.ValidTicketNumber(number) {
 		return nil, models.NotFound("ticket")
 	}
+	q := tx.Clauses(lockForUpdate("tickets")).Scopes(ticketScope(p))
+	if centreID != "" {
+		q = q.Where("pg_advisory_xact_lock_shared(?, hashtext(?)) IS NOT NULL", centreCountersLock, centreID)
+	}
 	var t models.Ticket
-	if err := loadTicket(tx.Clauses(lockForUpdate("tickets")).Scopes(ticketScope(p)), &t, "tickets.ticket_number = ?", number); err != nil {
+	if err := loadTicket(q, &t, "tickets.ticket_number = ?", number); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -138,7 +147,7 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 		if err := s.notPast(slot); err != nil {
 			return err
 		}
-		t, err := lockTicket(tx, p, in.TicketNumber)
+		t, err := lockTicketSharingCentre(tx, p, in.TicketNumber, centre.ID)
 		if err != nil {
 			return err
 		}
@@ -149,24 +158,10 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 		default:
 			return models.Errorf(models.KindUnprocessable, "ticket_not_bookable", "ticket %s is %s and cannot be booked", t.TicketNumber, t.Status)
 		}
-		if err := shareCentre(tx, centre.ID); err != nil {
-			return err
-		}
-		if err := reserve(tx, centre.ID, slot); err != nil {
-			return err
-		}
-		a = models.Appointment{TicketID: t.ID, CentreID: centre.ID, StartsAt: slot.StartsAt, EndsAt: slot.EndsAt,
-			Status: models.AppointmentBooked, Version: 1}
-		if err := tx.Create(&a).Error; err != nil {
-			return activeConflict(err, t.TicketNumber)
-		}
-		if err := setTicket(tx, s.now(), t, map[string]any{"status": models.TicketScheduled, "centre_id": centre.ID}); err != nil {
+		if err := s.bookSlot(ctx, tx, p, t, centre.ID, slot, &a); err != nil {
 			return err
 		}
 		s.view(&a, t, centre.Code)
-		if err := audit(ctx, tx, p, "book", "appointment", a.ID, &centre.ID, nil, a); err != nil {
-			return err
-		}
 		_, err = RecordEvent(tx, t, models.EventAppointmentBooked, eventData(&a, nil))
 		return err
 	})
@@ -174,6 +169,43 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 		return nil, err
 	}
 	return &a, nil
+}
+
+// bookSlot is booking's write, in one statement because it is the hot path under
+// contention: take a place in the slot (as reserve does), insert the appointment, mark
+// the ticket scheduled at this centre, and write the audit entry. No row comes back
+// when the slot is full.
+func (s *Appointments) bookSlot(ctx context.Context, tx *gorm.DB, p models.Principal, t *models.Ticket, centreID string, slot models.Slot, a *models.Appointment) error {
+	var actor any
+	if id := p.ActorID(); id != "" {
+		actor = id
+	}
+	res := tx.Raw(`WITH slot AS (
+			INSERT INTO slots (centre_id, starts_at, ends_at, capacity, booked)
+			SELECT id, @starts_at, @ends_at, counters, 1 FROM centres WHERE id = @centre
+			ON CONFLICT (centre_id, starts_at) DO UPDATE SET booked = slots.booked + 1 WHERE slots.booked < slots.capacity
+			RETURNING centre_id, starts_at, ends_at),
+		appointment AS (
+			INSERT INTO appointments (ticket_id, centre_id, starts_at, ends_at, status, version)
+			SELECT @ticket, centre_id, starts_at, ends_at, 'booked', 1 FROM slot
+			RETURNING *),
+		ticket AS (
+			UPDATE tickets SET status = 'scheduled', centre_id = @centre, version = version + 1, updated_at = @now
+			WHERE id = @ticket AND EXISTS (SELECT FROM appointment)),
+		logged AS (
+			INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, after)
+			SELECT @actor_kind, CAST(@actor_id AS uuid), @request_id, 'book', 'appointment', id::text, centre_id, to_jsonb(appointment)
+			FROM appointment)
+		SELECT * FROM appointment`, map[string]any{"starts_at": slot.StartsAt, "ends_at": slot.EndsAt, "centre": centreID,
+		"ticket": t.ID, "now": s.now(), "actor_kind": p.ActorKind(), "actor_id": actor, "request_id": models.RequestID(ctx)}).Find(a)
+	if res.Error != nil {
+		return activeConflict(res.Error, t.TicketNumber)
+	}
+	if res.RowsAffected == 0 {
+		return models.Errorf(models.KindConflict, "slot_full", "every counter is taken at %s", slot.StartsAt.Format(time.RFC3339))
+	}
+	t.Status, t.Version = models.TicketScheduled, t.Version+1
+	return nil
 }
 
 // activeConflict turns the database's refusal of a second active appointment into the
@@ -745,7 +777,7 @@ func (s *Appointments) Agenda(ctx context.Context, p models.Principal, code, dat
 			FROM appointments a JOIN tickets t ON t.id = a.ticket_id
 			LEFT JOIN repair_orders r ON r.appointment_id = a.id
 			WHERE a.centre_id = ? AND a.starts_at >= ? AND a.starts_at < ?
-			ORDER BY a.starts_at, a.created_at`, centre.ID, day, day.AddDate(0, 0, 1)).Scan(&rows).Error
+			ORDER BY a.starts_at, a.created_at, a.id`, centre.ID, day, day.AddDate(0, 0, 1)).Scan(&rows).Error
 		if err != nil {
 			return err
 		}
