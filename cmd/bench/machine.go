@@ -68,7 +68,7 @@ func describeMachine(ctx context.Context, db *sql.DB, dir string) (*machine, err
 	return m, nil
 }
 
-func (m *machine) print(w io.Writer, o options) {
+func (m *machine) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== Machine\n")
 	fmt.Fprintf(w, "  CPUs (nproc)    %d × %s\n", m.cpus, m.cpuModel)
 	fmt.Fprintf(w, "  memory          %.1f GB, kernel %s, %s/%s\n", m.memGB, m.kernel, runtime.GOOS, runtime.GOARCH)
@@ -77,8 +77,6 @@ func (m *machine) print(w io.Writer, o options) {
 	fmt.Fprintf(w, "  PostgreSQL      %s, embedded cluster, %s\n", m.pgVersion, strings.Join(m.pgSettings, " "))
 	fmt.Fprintf(w, "  cluster in      %s (%s)\n", m.dir, m.fs)
 	fmt.Fprintf(w, "  running as      %s\n", m.user)
-	fmt.Fprintf(w, "  plan            %d clients; pgbench scale %d for %s; then the service for %s (+%s warm-up)\n",
-		o.clients, o.scale, o.duration, o.duration, o.warmup)
 }
 
 // filesystem names the type and device of the mount that holds dir.

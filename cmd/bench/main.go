@@ -1,12 +1,16 @@
-// Command bench measures CSM ticket referrals over HTTP against pgbench's TPC-B on the
-// same embedded PostgreSQL cluster in the same run (docs/BENCHMARKS.md).
+// Command bench measures the service against pgbench's TPC-B on the same embedded
+// PostgreSQL cluster in the same run (docs/BENCHMARKS.md). It takes a scenario:
 //
-//	go run ./cmd/bench -duration 20s -clients 16
+//	go run ./cmd/bench [referrals]    # CSM referrals, 16 clients, ratio to pgbench -c 16
+//	go run ./cmd/bench booking        # bookings under contention, 64 clients over 100 slots
+//	go run ./cmd/bench availability   # 14 days of availability at a centre with 10,000 appointments
+//	go run ./cmd/bench all            # the three, one after another, on one cluster
 //
-// It starts one durable embedded cluster in a temporary directory, runs pgbench there
-// first, then the service (built from ./cmd/server) as a subprocess against a database
-// of the same cluster, and prints the figures with their targets. Everything it started
-// is stopped and the directory removed on exit, Ctrl-C included.
+// Flags go before or after the scenario. It starts one durable embedded cluster in a
+// temporary directory, runs pgbench there first where the scenario has a baseline, then
+// the service (built from ./cmd/server) as a subprocess against a database of the same
+// cluster, and prints the figures with their targets. Everything it started is stopped
+// and the directory removed on exit, Ctrl-C included.
 package main
 
 import (
@@ -20,19 +24,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the centres' time zones, whatever the machine has installed
 
 	"centros/services/database"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the cluster's admin queries
 )
 
-// Targets from the issue.
 const (
-	targetRatio  = 0.5   // service referrals/s ÷ pgbench TPC-B tps, at least
-	targetRSSMB  = 150.0 // server peak RSS, below (MB = 10^6 bytes)
 	mb           = 1e6
 	adminEmail   = "bench-admin@example.com"
 	adminPasswd  = "bench-admin-password-1"
@@ -40,28 +43,80 @@ const (
 )
 
 type options struct {
-	duration time.Duration
-	warmup   time.Duration
-	clients  int
-	scale    int
-	jobs     int
-	server   string
-	keep     bool
+	duration     time.Duration
+	warmup       time.Duration
+	clients      int // 0: the scenario's own default
+	scale        int
+	jobs         int
+	server       string
+	keep         bool
+	counters     int // booking: 0 sizes them from the warm-up
+	requests     int // availability: measured requests per phase
+	appointments int // availability: appointments at the centre
+}
+
+// scenario is one benchmark of the tool.
+type scenario struct {
+	name    string
+	clients int // default for -clients
+	run     func(ctx context.Context, e *benchEnv) (failed bool, err error)
+}
+
+var scenarios = []scenario{
+	{"referrals", 16, runReferrals},
+	{"booking", 64, runBooking},
+	{"availability", 4, runAvailability},
 }
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each phase (pgbench run, service load)")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each timed phase (pgbench run, service load)")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "service load before measuring starts (not counted)")
-	flag.IntVar(&o.clients, "clients", 16, "concurrent clients in both phases")
+	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4)")
 	flag.IntVar(&o.scale, "scale", 16, "pgbench scale factor (pgbench -i -s)")
 	flag.IntVar(&o.jobs, "pgbench-jobs", 2, "pgbench worker threads (pgbench -j)")
 	flag.StringVar(&o.server, "server", "", "a server binary already built from ./cmd/server (default: build one)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (cluster, server log) for inspection")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (cluster, server logs) for inspection")
+	flag.IntVar(&o.counters, "counters", 0, "booking: counters of the measured centre, 1-100 (default: sized from the warm-up so that about half the requests find their slot full)")
+	flag.IntVar(&o.requests, "requests", 2000, "availability: measured requests in each phase (sequential, concurrent)")
+	flag.IntVar(&o.appointments, "appointments", 10000, "availability: past and future appointments at the centre")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|all] [flags]\n")
+		flag.PrintDefaults()
+	}
+	// The scenario may come before or after the flags.
 	flag.Parse()
-	if o.duration <= 0 || o.warmup < 0 || o.clients < 1 || o.scale < 1 || o.jobs < 1 || o.jobs > o.clients {
-		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 1, -scale >= 1 and 1 <= -pgbench-jobs <= -clients")
+	name := "referrals"
+	if args := flag.Args(); len(args) > 0 {
+		name = args[0]
+		if err := flag.CommandLine.Parse(args[1:]); err != nil {
+			os.Exit(2)
+		}
+		if flag.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "bench: one scenario at a time; unexpected %q\n", flag.Arg(0))
+			os.Exit(2)
+		}
+	}
+	var run []scenario
+	for _, s := range scenarios {
+		if name == s.name || name == "all" {
+			run = append(run, s)
+		}
+	}
+	if len(run) == 0 {
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability or all)\n", name)
 		os.Exit(2)
+	}
+	if o.duration <= 0 || o.warmup < 0 || o.clients < 0 || o.scale < 1 || o.jobs < 1 || o.counters < 0 || o.counters > 100 ||
+		o.requests < 1 || o.appointments < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 0 (0: the scenario default), -scale >= 1, -pgbench-jobs >= 1, -counters 1-100, -requests >= 1, -appointments >= 0")
+		os.Exit(2)
+	}
+	for _, s := range run {
+		if c := o.clientsFor(s); o.jobs > c && s.name != "availability" {
+			fmt.Fprintf(os.Stderr, "bench: -pgbench-jobs %d is more than the %d clients of %s\n", o.jobs, c, s.name)
+			os.Exit(2)
+		}
 	}
 	// pgbench -T takes whole seconds; both phases run equally long.
 	o.duration = o.duration.Round(time.Second)
@@ -72,7 +127,7 @@ func main() {
 	// Every later signal is caught too, so that a second Ctrl-C cannot cut the cleanup.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	code := run(ctx, o)
+	code := runAll(ctx, o, run)
 	if ctx.Err() != nil {
 		code = 130
 	}
@@ -80,12 +135,38 @@ func main() {
 	os.Exit(code)
 }
 
-// run does the whole benchmark and returns the exit status: 0 when the run completed
-// cleanly (whatever the figures), 1 when it broke or a request failed.
-func run(ctx context.Context, o options) (code int) {
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+func (o options) clientsFor(s scenario) int {
+	if o.clients > 0 {
+		return o.clients
 	}
+	return s.clients
+}
+
+// benchEnv is what every scenario shares: the options, the temporary directory, the
+// server binary and the cluster.
+type benchEnv struct {
+	o         options // clients set for the scenario running
+	tmp       string
+	serverBin string
+	pg        *pgInfo
+	admin     *sql.DB // the cluster's postgres database, as superuser
+	logf      func(format string, a ...any)
+}
+
+// pgInfo is what the phases need of the cluster.
+type pgInfo struct {
+	cluster           *database.Cluster
+	postmasterPIDFile string
+}
+
+// runAll sets the cluster up, runs the scenarios and returns the exit status: 0 when
+// every run completed cleanly (whatever the figures), 1 when one broke or a request
+// failed.
+func runAll(ctx context.Context, o options, run []scenario) (code int) {
+	e := &benchEnv{o: o, logf: func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+	}}
+	logf := e.logf
 	fail := func(err error) int {
 		if ctx.Err() != nil {
 			logf("interrupted")
@@ -99,6 +180,7 @@ func run(ctx context.Context, o options) (code int) {
 	if err != nil {
 		return fail(err)
 	}
+	e.tmp = tmp
 	defer func() {
 		if o.keep {
 			logf("kept %s", tmp)
@@ -114,14 +196,14 @@ func run(ctx context.Context, o options) (code int) {
 		return fail(err)
 	}
 
-	serverBin := o.server
-	if serverBin == "" {
+	e.serverBin = o.server
+	if e.serverBin == "" {
 		logf("building the server (go build ./cmd/server)")
-		serverBin = filepath.Join(tmp, "server")
-		if err := buildServer(ctx, serverBin); err != nil {
+		e.serverBin = filepath.Join(tmp, "server")
+		if err := buildServer(ctx, e.serverBin); err != nil {
 			return fail(err)
 		}
-	} else if serverBin, err = filepath.Abs(serverBin); err != nil {
+	} else if e.serverBin, err = filepath.Abs(e.serverBin); err != nil {
 		return fail(err)
 	}
 
@@ -155,48 +237,38 @@ func run(ctx context.Context, o options) (code int) {
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
-	pg := &pgInfo{cluster: cluster, postmasterPIDFile: filepath.Join(where, "pgdata", "postmaster.pid")}
-	admin, err := sql.Open("pgx", cluster.URL("postgres"))
-	if err != nil {
+	e.pg = &pgInfo{cluster: cluster, postmasterPIDFile: filepath.Join(where, "pgdata", "postmaster.pid")}
+	if e.admin, err = sql.Open("pgx", cluster.URL("postgres")); err != nil {
 		return fail(err)
 	}
-	defer admin.Close()
-	for _, name := range []string{"pgbench", "centros"} {
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			return fail(fmt.Errorf("create database %s: %w", name, err))
+	defer e.admin.Close()
+	if slices.ContainsFunc(run, func(s scenario) bool { return s.name != "availability" }) {
+		if _, err := e.admin.ExecContext(ctx, "CREATE DATABASE pgbench"); err != nil {
+			return fail(fmt.Errorf("create database pgbench: %w", err))
 		}
 	}
-	m, err := describeMachine(ctx, admin, where)
+	m, err := describeMachine(ctx, e.admin, where)
 	if err != nil {
 		return fail(err)
 	}
-	m.print(os.Stdout, o)
+	m.print(os.Stdout)
 
-	logf("pgbench: initialising scale %d", o.scale)
-	base, err := runPgbench(ctx, pg, admin, o, logf)
-	if err != nil {
-		return fail(err)
+	for _, s := range run {
+		e.o.clients = o.clientsFor(s)
+		fmt.Fprintf(os.Stdout, "\n######## Scenario %s\n", s.name)
+		failed, err := s.run(ctx, e)
+		if err != nil {
+			code = fail(fmt.Errorf("%s: %w", s.name, err))
+			if ctx.Err() != nil {
+				return code
+			}
+			continue
+		}
+		if failed {
+			code = 1
+		}
 	}
-	base.print(os.Stdout)
-
-	svc, err := runService(ctx, pg, admin, o, serverBin, tmp, logf)
-	if svc != nil {
-		svc.print(os.Stdout)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	failed := printSummary(os.Stdout, base, svc)
-	if failed {
-		return 1
-	}
-	return 0
-}
-
-// pgInfo is what the phases need of the cluster.
-type pgInfo struct {
-	cluster           *database.Cluster
-	postmasterPIDFile string
+	return code
 }
 
 func buildServer(ctx context.Context, out string) error {
