@@ -81,7 +81,7 @@ func newBrowser(t *testing.T, timeout time.Duration) context.Context {
 func TestBrowserLookup(t *testing.T) {
 	needBrowser(t)
 	e := newTestEnv(t)
-	ctx := newBrowser(t, 20*time.Second)
+	ctx := newBrowser(t, 60*time.Second)
 	number := e.ticketAt("CCS-01")
 	t.Logf("web UI at %s", e.HTTP.URL)
 
@@ -134,7 +134,7 @@ func TestBrowserLookup(t *testing.T) {
 	// live: it adds the seconds the server-rendered text leaves out.
 	live, err := chromedp.Run(ctx, chromedp.Poll[bool](
 		`/\d\d s$|\d+ d \d+ h$/.test(document.getElementById("countdown").textContent)`,
-		chromedp.WithPollingTimeout(5*time.Second)))
+		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil || !live {
 		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("countdown")))
 		t.Fatalf("countdown not live: %q (%v)", text, err)
@@ -145,7 +145,7 @@ func wantFocus(t *testing.T, ctx context.Context, id string) {
 	t.Helper()
 	got, err := chromedp.Run(ctx, chromedp.Poll[string](
 		`document.activeElement && document.activeElement.id === `+jsString(id)+` ? document.activeElement.id : ""`,
-		chromedp.WithPollingTimeout(3*time.Second)))
+		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
 		active, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML : "none"`))
 		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timeout") {
@@ -172,7 +172,7 @@ func TestBrowserAppointment(t *testing.T) {
 	e := newTestEnv(t)
 	monday := webMonday(t, 9, 10)
 	e.SetNow(monday)
-	ctx := newBrowser(t, 30*time.Second)
+	ctx := newBrowser(t, 90*time.Second)
 	number := e.ticketAt("CCS-01")
 	imei := e.webTicketIMEI(number)
 	shots := os.Getenv("CENTROS_SCREENSHOTS")
@@ -312,7 +312,7 @@ func wantFocusedSlot(t *testing.T, ctx context.Context, value string) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
 		`document.activeElement && document.activeElement.value === `+jsString(value),
-		chromedp.WithPollingTimeout(3*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		active, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML : "none"`))
 		t.Fatalf("the cursor is not on the slot %s; the focused element is %s", value, active)
 	}
