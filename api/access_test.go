@@ -100,6 +100,8 @@ type accessFixture struct {
 	checkIn map[caller]string
 	// referred tickets at CCS-01 and CCS-02 the fixture added
 	extraTickets, extraCCS02 int
+	// published callback events (from the bookings) to replay
+	events []string
 }
 
 // callerIndex numbers the callers, for data of their own.
@@ -147,6 +149,11 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	}
 	e.aptRefer("ACC-WALK-CCS02", "CCS-02", mon.Add(-2*time.Hour))
 	f.extraCCS02++
+	// the bookings' events, published, to list and replay
+	f.events = e.publishedEvents()
+	if len(f.events) < 3 {
+		t.Fatalf("%d events published", len(f.events))
+	}
 	// 09:10: the 08:30 slot has started, 09:00 is running with every counter free
 	e.SetNow(mon)
 	return f
@@ -265,6 +272,27 @@ func TestAccess(t *testing.T) {
 		{name: "CreateAPIClient", method: "POST", path: "/api/v1/admin/api-clients", body: map[string]any{"name": "Acceso", "role": "csm"}, want: only(201, asAdmin)},
 		{name: "ListAPIClients", method: "GET", path: "/api/v1/admin/api-clients", want: only(200, asAdmin)},
 		{name: "RevokeAPIClient", method: "DELETE", path: "/api/v1/admin/api-clients/" + f.deleteClient, want: only(204, asAdmin)},
+		// the callbacks to CSM: only an admin sees and replays them
+		{name: "ListDeliveries", method: "GET", path: "/api/v1/admin/deliveries?status=pending", want: only(200, asAdmin),
+			check: func(t *testing.T, c caller, res response) {
+				if n := len(items(t, res.JSON())); n != len(f.events) {
+					t.Errorf("%d deliveries listed, want %d", n, len(f.events))
+				}
+			}},
+		{name: "ReplayDeliveries", method: "POST", path: "/api/v1/admin/deliveries/replay", body: map[string]any{"ids": f.events[:2]}, want: only(200, asAdmin),
+			check: func(t *testing.T, c caller, res response) {
+				if n := res.JSON()["replayed"]; n != float64(2) {
+					t.Errorf("replayed %v, want 2", n)
+				}
+			}},
+		{name: "ReplayDelivery", method: "POST", path: "/api/v1/admin/deliveries/" + f.events[2] + "/replay", want: only(200, asAdmin),
+			check: func(t *testing.T, c caller, res response) {
+				if n := res.JSON()["replayed"]; n != float64(1) {
+					t.Errorf("replayed %v, want 1", n)
+				}
+			}},
+		{name: "ReplayDeliveryUnknown", method: "POST", path: "/api/v1/admin/deliveries/evt_00000000000000000000000000000000/replay",
+			want: only(404, asAdmin).but(404, "not_found", asAdmin)},
 
 		{name: "ReferTicket", method: "POST", path: "/api/v1/csm/tickets", body: validReferral("ACC-0001"), want: only(201, asCSM)},
 		{name: "CancelTicket", method: "POST", path: "/api/v1/csm/tickets/" + demoTicket(8) + "/cancel", body: map[string]any{"reason": "x"}, want: only(200, asCSM)},

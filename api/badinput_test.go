@@ -547,6 +547,77 @@ func TestBadInput(t *testing.T) {
 	}
 	cases = append(cases, createCentre("BlankModel", cen("min_backup_stock.0.model", "   "), 400, "validation_failed", "min_backup_stock[0].model", "notblank"))
 
+	// The callbacks' deliveries: the replay bodies, the replay of one, the list's filters,
+	// with a published event (of the bookings above) to name.
+	evs := e.publishedEvents()
+	if len(evs) == 0 {
+		t.Fatal("no published event")
+	}
+	evt := evs[0]
+	const noEvent = "evt_00000000000000000000000000000000"
+	replay := func(name string, body any, status int, code, field, rule string) badCase {
+		return badCase{name: "ReplayDeliveries/" + name, method: "POST", path: "/api/v1/admin/deliveries/replay", who: asAdmin, body: body, status: status, code: code, field: field, rule: rule}
+	}
+	replayOne := func(name, id string, status int, code, field, rule string) badCase {
+		return badCase{name: "ReplayDelivery/" + name, method: "POST", path: "/api/v1/admin/deliveries/" + id + "/replay", who: asAdmin, status: status, code: code, field: field, rule: rule}
+	}
+	deliveries := func(name, query, field, rule string) badCase {
+		return get("ListDeliveries/"+name, "/api/v1/admin/deliveries?"+query, asAdmin, "validation_failed", field, rule)
+	}
+	ids := func(v ...any) map[string]any { return map[string]any{"ids": v} }
+	tooMany := make([]any, 501)
+	for i := range tooMany {
+		tooMany[i] = evt
+	}
+	withKey := func(c badCase, key string) badCase { c.headers = []string{"Idempotency-Key", key}; return c }
+	chunked := func(c badCase) badCase { c.chunked = true; return c }
+	cases = append(cases,
+		replay("MalformedJSON", `{"ids": [`, 400, "malformed_json", "", ""),
+		replay("NotJSON", `ids=`+evt, 400, "malformed_json", "", ""),
+		replay("EmptyBody", "", 400, "malformed_json", "", ""),
+		replay("Array", `["`+evt+`"]`, 400, "validation_failed", "body", "type"),
+		replay("String", `"`+evt+`"`, 400, "validation_failed", "body", "type"),
+		replay("TrailingData", `{"ids": ["`+evt+`"]} {}`, 400, "malformed_json", "", ""),
+		replay("UnknownField", map[string]any{"ids": []any{evt}, "force": true}, 400, "validation_failed", "force", "unknown"),
+		replay("IDsMissing", `{}`, 400, "validation_failed", "ids", "required"),
+		replay("IDsNull", `{"ids": null}`, 400, "validation_failed", "ids", "required"),
+		replay("IDsNotArray", map[string]any{"ids": evt}, 400, "validation_failed", "ids", "type"),
+		replay("IDsObject", map[string]any{"ids": map[string]any{"0": evt}}, 400, "validation_failed", "ids", "type"),
+		replay("IDsNumber", map[string]any{"ids": 5}, 400, "validation_failed", "ids", "type"),
+		// validator reports an empty list as missing (required) before min=1
+		replay("IDsEmpty", ids(), 400, "validation_failed", "ids", ""),
+		replay("IDsTooMany", ids(tooMany...), 400, "validation_failed", "ids", "max"),
+		replay("IDNumber", ids(evt, 5), 400, "validation_failed", "ids", "type"),
+		replay("IDObject", ids(map[string]any{"id": evt}), 400, "validation_failed", "ids", "type"),
+		replay("IDEmpty", ids(evt, ""), 400, "validation_failed", "ids[1]", "required"),
+		replay("IDNull", ids(nil), 400, "validation_failed", "ids[0]", "required"),
+		replay("IDTooLong", ids(evt+"-12345"), 400, "validation_failed", "ids[0]", "max"),
+		replay("IDMegabyte", ids(mb), 400, "validation_failed", "ids[0]", "max"),
+		replay("IDNUL", ids("evt_\x00"), 400, "validation_failed", "ids[0]", "no_nul"),
+		replay("BodyTooLarge", ids(tooBig), 413, "body_too_large", "", ""),
+		chunked(replay("BodyTooLargeChunked", ids(tooBig), 413, "body_too_large", "", "")),
+		withKey(chunked(replay("BodyTooLargeWithIdempotencyKey", ids(tooBig), 413, "body_too_large", "", "")), "big"),
+		withKey(replay("IdempotencyKeyTooLong", ids(evt), 400, "validation_failed", "Idempotency-Key", "max"), strings.Repeat("k", 256)),
+		replay("Unknown", ids(noEvent), 404, "not_found", "", ""),
+		// all or nothing: the known one is not replayed either (the row counts hold the audit)
+		replay("UnknownAmongKnown", ids(evt, noEvent), 404, "not_found", "", ""),
+		replay("SQLInID", ids("' OR '1'='1"), 404, "not_found", "", ""),
+		replayOne("Unknown", noEvent, 404, "not_found", "", ""),
+		replayOne("TooLong", evt+strings.Repeat("0", 500), 404, "not_found", "", ""),
+		replayOne("SQLInID", "%27%20OR%20%271%27%3D%271", 404, "not_found", "", ""),
+		replayOne("NULInPath", "%00", 400, "validation_failed", "path", "no_nul"),
+		withKey(replayOne("IdempotencyKeyTooLong", evt, 400, "validation_failed", "Idempotency-Key", "max"), strings.Repeat("k", 256)),
+		deliveries("StatusUnknown", "status=lost", "status", "oneof"),
+		deliveries("StatusUpperCase", "status=DEAD", "status", "oneof"),
+		deliveries("StatusTwo", "status=dead,failed", "status", "oneof"),
+		deliveries("StatusNUL", "status=%00", "status", "no_nul"),
+		deliveries("LimitZero", "limit=0", "limit", "range"),
+		deliveries("LimitTooBig", "limit=501", "limit", "range"),
+		deliveries("LimitWords", "limit=diez", "limit", "type"),
+		deliveries("CursorGarbage", "cursor=no-es-un-cursor!", "cursor", "cursor"),
+		deliveries("CursorForged", "cursor="+forged, "cursor", "cursor"),
+	)
+
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {

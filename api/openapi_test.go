@@ -146,7 +146,8 @@ func TestOpenAPIServed(t *testing.T) {
 }
 
 // bodiless are the writes whose handler reads no body.
-var bodiless = map[string]bool{"POST /api/v1/auth/logout": true, "POST /api/v1/appointments/{id}/no-show": true}
+var bodiless = map[string]bool{"POST /api/v1/auth/logout": true, "POST /api/v1/appointments/{id}/no-show": true,
+	"POST /api/v1/admin/deliveries/{id}/replay": true}
 
 // TestOpenAPIOperations checks what every operation must say: a summary, security
 // unless public, its path parameters, the headers of API.md and problem responses.
@@ -453,6 +454,10 @@ func TestOpenAPIRequestsMatchInputs(t *testing.T) {
 			Email    string `json:"email" validate:"required,max=254"`
 			Password string `json:"password" validate:"required,max=200"`
 		}](),
+		// and api.replayRequest
+		"POST /api/v1/admin/deliveries/replay": reflect.TypeFor[struct {
+			IDs []string `json:"ids" validate:"required,min=1,max=500,dive,required,max=40"`
+		}](),
 	}
 	ops := doc.operations()
 	for key, op := range ops {
@@ -483,23 +488,25 @@ func TestOpenAPIResponsesMatchViews(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas := obj(obj(doc["components"])["schemas"])
 	for name, typ := range map[string]reflect.Type{
-		"Problem":      reflect.TypeFor[api.Problem](),
-		"FieldError":   reflect.TypeFor[models.FieldError](),
-		"BusinessUnit": reflect.TypeFor[models.BusinessUnit](),
-		"Warehouse":    reflect.TypeFor[models.Warehouse](),
-		"Centre":       reflect.TypeFor[services.CentreView](),
-		"OpeningHours": reflect.TypeFor[models.OpeningHours](),
-		"MinStock":     reflect.TypeFor[models.MinStock](),
-		"User":         reflect.TypeFor[models.User](),
-		"APIClient":    reflect.TypeFor[models.APIClient](),
-		"Ticket":       reflect.TypeFor[models.Ticket](),
-		"Event":        reflect.TypeFor[models.Event](),
-		"AuditEntry":   reflect.TypeFor[services.AuditEntry](),
-		"Appointment":  reflect.TypeFor[models.Appointment](),
-		"AgendaEntry":  reflect.TypeFor[models.AgendaEntry](),
-		"Slot":         reflect.TypeFor[models.SlotView](),
-		"Alternative":  reflect.TypeFor[models.Alternative](),
-		"Availability": reflect.TypeFor[models.Availability](),
+		"Problem":         reflect.TypeFor[api.Problem](),
+		"FieldError":      reflect.TypeFor[models.FieldError](),
+		"BusinessUnit":    reflect.TypeFor[models.BusinessUnit](),
+		"Warehouse":       reflect.TypeFor[models.Warehouse](),
+		"Centre":          reflect.TypeFor[services.CentreView](),
+		"OpeningHours":    reflect.TypeFor[models.OpeningHours](),
+		"MinStock":        reflect.TypeFor[models.MinStock](),
+		"User":            reflect.TypeFor[models.User](),
+		"APIClient":       reflect.TypeFor[models.APIClient](),
+		"Ticket":          reflect.TypeFor[models.Ticket](),
+		"Event":           reflect.TypeFor[models.Event](),
+		"AuditEntry":      reflect.TypeFor[services.AuditEntry](),
+		"Appointment":     reflect.TypeFor[models.Appointment](),
+		"AgendaEntry":     reflect.TypeFor[models.AgendaEntry](),
+		"Slot":            reflect.TypeFor[models.SlotView](),
+		"Alternative":     reflect.TypeFor[models.Alternative](),
+		"Availability":    reflect.TypeFor[models.Availability](),
+		"Delivery":        reflect.TypeFor[services.Delivery](),
+		"DeliveryAttempt": reflect.TypeFor[services.DeliveryAttempt](),
 	} {
 		schema := obj(schemas[name])
 		if schema == nil {
@@ -619,4 +626,89 @@ func TestOpenAPIAppointmentCodes(t *testing.T) {
 	if ref := str(obj(obj(obj(obj(schemas["Ticket"])["properties"])["appointment"])["allOf"].([]any)[0])["$ref"]); ref != "#/components/schemas/Appointment" {
 		t.Errorf("Ticket.appointment is %q, want the Appointment schema", ref)
 	}
+}
+
+// TestOpenAPIDeliveries checks the admin's deliveries routes against what the server
+// does: the status filter's enum is exactly what it accepts, the lists and replays
+// document their shapes and every problem they answer with.
+func TestOpenAPIDeliveries(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	ops := doc.operations()
+	schemas := obj(obj(doc["components"])["schemas"])
+	enum := func(v any) []string {
+		var out []string
+		for _, x := range obj(v)["enum"].([]any) {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	list := ops["GET /api/v1/admin/deliveries"]
+	query := map[string]map[string]any{}
+	for _, p := range list["parameters"].([]any) {
+		pm := doc.resolve(t, p)
+		if pm["in"] == "query" {
+			query[str(pm["name"])] = pm
+		}
+	}
+	if len(query) != 3 || query["limit"] == nil || query["cursor"] == nil || query["status"] == nil || query["status"]["required"] == true {
+		t.Fatalf("query parameters %v, want optional status, limit, cursor", sortedKeys(query))
+	}
+	statuses := enum(query["status"]["schema"])
+	var delivery []string
+	for _, s := range []models.DeliveryStatus{models.DeliveryPending, models.DeliveryFailed, models.DeliveryDead, models.DeliveryDelivered} {
+		delivery = append(delivery, string(s))
+	}
+	if !slices.Equal(statuses, delivery) {
+		t.Errorf("status enum %v, want %v", statuses, delivery)
+	}
+	if got := enum(obj(obj(schemas["Delivery"])["properties"])["delivery_status"]); !sameStrings(got, delivery) {
+		t.Errorf("Delivery.delivery_status enum %v, want %v", got, delivery)
+	}
+	wantResponses := map[string][]string{
+		"GET /api/v1/admin/deliveries":              {"200", "400", "401", "403"},
+		"POST /api/v1/admin/deliveries/replay":      {"200", "400", "401", "403", "404", "409", "413", "422"},
+		"POST /api/v1/admin/deliveries/{id}/replay": {"200", "400", "401", "403", "404", "409", "413", "422"},
+	}
+	for key, codes := range wantResponses {
+		if got := sortedKeys(obj(ops[key]["responses"])); !slices.Equal(got, codes) {
+			t.Errorf("%s: responses %v, want %v", key, got, codes)
+		}
+	}
+	ref := func(v any) string {
+		return str(obj(obj(obj(doc.resolve(t, v)["content"])["application/json"])["schema"])["$ref"])
+	}
+	if r := ref(obj(list["responses"])["200"]); r != "#/components/schemas/DeliveryList" {
+		t.Errorf("list answers %s", r)
+	}
+	if r := str(obj(obj(obj(schemas["DeliveryList"])["properties"])["items"])["items"].(map[string]any)["$ref"]); r != "#/components/schemas/Delivery" {
+		t.Errorf("DeliveryList items are %s", r)
+	}
+	if r := str(obj(obj(obj(schemas["Delivery"])["properties"])["attempt_log"])["items"].(map[string]any)["$ref"]); r != "#/components/schemas/DeliveryAttempt" {
+		t.Errorf("Delivery.attempt_log items are %s", r)
+	}
+	for _, key := range []string{"POST /api/v1/admin/deliveries/replay", "POST /api/v1/admin/deliveries/{id}/replay"} {
+		if r := ref(obj(ops[key]["responses"])["200"]); r != "#/components/schemas/ReplayResult" {
+			t.Errorf("%s answers %s", key, r)
+		}
+	}
+	if got := sortedKeys(obj(obj(schemas["ReplayResult"])["properties"])); !slices.Equal(got, []string{"replayed"}) {
+		t.Errorf("ReplayResult properties %v", got)
+	}
+	// the server takes exactly the documented statuses
+	e := newTestEnv(t)
+	adm := e.token(emailAdmin)
+	for _, s := range statuses {
+		wantStatus(t, e.do(http.MethodGet, "/api/v1/admin/deliveries?status="+s, adm, nil), http.StatusOK)
+	}
+	for _, s := range []string{"lost", "DEAD", "dead%20", "delivered,dead"} {
+		wantProblem(t, e.do(http.MethodGet, "/api/v1/admin/deliveries?status="+s, adm, nil), http.StatusBadRequest, "validation_failed")
+	}
+}
+
+func sameStrings(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
 }

@@ -50,6 +50,9 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/api-clients", s.createAPIClient)
 	admin.GET("/api-clients", s.listAPIClients)
 	admin.DELETE("/api-clients/:id", s.revokeAPIClient)
+	admin.GET("/deliveries", s.listDeliveries)
+	admin.POST("/deliveries/replay", s.replayDeliveries)
+	admin.POST("/deliveries/:id/replay", s.replayDelivery)
 
 	csm := authed.Group("/csm")
 	csm.POST("/tickets", s.referTicket)

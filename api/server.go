@@ -40,6 +40,7 @@ type Server struct {
 	idempotency  *services.Idempotency
 	audit        *services.Audit
 	appointments *services.Appointments
+	deliveries   *services.Deliveries
 	readiness    Readiness
 	metrics      *Metrics
 	validator    *validator.Validate
@@ -57,19 +58,20 @@ type Services struct {
 	Idempotency  *services.Idempotency
 	Audit        *services.Audit
 	Appointments *services.Appointments
+	Deliveries   *services.Deliveries
 }
 
 // NewServices builds every service over the same dependencies.
 func NewServices(d services.Deps) Services {
 	return Services{Auth: services.NewAuth(d), Admin: services.NewAdmin(d), Tickets: services.NewTickets(d),
 		Events: services.NewEvents(d), Idempotency: services.NewIdempotency(d), Audit: services.NewAudit(d),
-		Appointments: services.NewAppointments(d)}
+		Appointments: services.NewAppointments(d), Deliveries: services.NewDeliveries(d)}
 }
 
 // NewServer wires the handlers to their services.
 func NewServer(cfg Config, log *slog.Logger, svc Services, readiness Readiness, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, log: log, auth: svc.Auth, admin: svc.Admin, tickets: svc.Tickets, events: svc.Events,
-		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, readiness: readiness,
+		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, deliveries: svc.Deliveries, readiness: readiness,
 		metrics: metrics, validator: newValidator()}
 	s.engine = s.routes()
 	return s

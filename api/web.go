@@ -49,7 +49,7 @@ const (
 )
 
 var pageTemplates = []string{tplLogin, tplLookup, tplTicket, tplTickets, tplCentres, tplCentreForm, tplUsers, tplUserForm, tplError,
-	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan}
+	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan, tplDeliveries}
 
 // Cookie and form field names of the web UI.
 const (
@@ -175,6 +175,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	admin.GET("/users/:id", s.webUserEdit)
 	admin.POST("/users/:id", s.webUserUpdate)
 	admin.POST("/users/:id/disable", s.webUserDisable)
+	s.webDeliveryRoutes(admin)
 }
 
 // webNotFound answers a GET for a page that does not exist.
@@ -445,6 +446,7 @@ func navFor(lang string, p models.Principal, current string) []navItem {
 		add("nav.agenda", "/agenda")
 		add("nav.centres", "/admin/centres")
 		add("nav.users", "/admin/users")
+		add("nav.deliveries", "/admin/deliveries")
 	}
 	return items
 }

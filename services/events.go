@@ -28,16 +28,21 @@ func RecordEvent(tx *gorm.DB, t *models.Ticket, typ models.EventType, data any) 
 	}
 	ev := models.Event{ID: "evt_" + hex.EncodeToString(id), Type: typ, TicketID: t.ID, TicketNumber: t.TicketNumber,
 		Data: payload, DeliveryStatus: models.DeliveryPending}
-	// The lock and the insert in one round trip.
-	err = tx.Raw(`WITH locked AS (SELECT id FROM tickets WHERE id = ? FOR UPDATE)
-		INSERT INTO csm_events (id, type, ticket_id, ticket_number, data)
-		SELECT ?, ?, locked.id, ?, ? FROM locked RETURNING position, occurred_at`,
-		t.ID, ev.ID, ev.Type, ev.TicketNumber, string(payload)).Row().Scan(&ev.Position, &ev.OccurredAt)
+	// The lock, the insert and the wake-up of the deliverers (sent at commit) in one
+	// round trip.
+	err = tx.Raw(`WITH locked AS (SELECT id FROM tickets WHERE id = ? FOR UPDATE),
+		inserted AS (INSERT INTO csm_events (id, type, ticket_id, ticket_number, data)
+			SELECT ?, ?, locked.id, ?, ? FROM locked RETURNING position, occurred_at)
+		SELECT position, occurred_at, pg_notify(?, '')::text FROM inserted`,
+		t.ID, ev.ID, ev.Type, ev.TicketNumber, string(payload), EventChannel).Row().Scan(&ev.Position, &ev.OccurredAt, new(string))
 	if err != nil {
 		return nil, fmt.Errorf("record event %s: %w", typ, err)
 	}
 	return &ev, nil
 }
+
+// EventChannel is the NOTIFY channel that wakes deliverers when events commit.
+const EventChannel = "csm_events"
 
 // eventPublisherLock serialises publishers, so that sequence numbers are handed out by
 // one of them at a time, each batch above the last.

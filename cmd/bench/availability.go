@@ -194,17 +194,8 @@ func seedAppointments(ctx context.Context, dbURL, centre string, seeds []apptSee
 		case "booked":
 			ticketStatus = "scheduled"
 		}
-		first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
-		msisdn := prefixes[r.IntN(len(prefixes))] + fmt.Sprintf("%07d", r.IntN(10000000))
-		d := devices[r.IntN(len(devices))]
-		f := faults[r.IntN(len(faults))]
 		number := fmt.Sprintf("AV-%s-%06d", run, i+1)
-		hash := sha256.Sum256([]byte(number))
-		tickets = append(tickets, []any{tid, number, ticketStatus, outcome, reported, reported.Add(24 * time.Hour), ticketCentre,
-			fmt.Sprintf("J-%08d-%d", 30000000+r.IntN(9000000), r.IntN(10)), companies[r.IntN(len(companies))], first + " " + last,
-			"+58" + msisdn, fmt.Sprintf("%s.%s@example.com", ascii(first), ascii(last)), "+58" + msisdn,
-			imei(d.tac, r.IntN(1000000)), d.brand, d.model, f.category, f.description,
-			cancelReason, cancelled, resolved, closed, hex.EncodeToString(hash[:]), reported, reported})
+		tickets = append(tickets, ticketRow(r, tid, number, ticketStatus, reported, ticketCentre, outcome, cancelReason, cancelled, resolved, closed))
 		appts = append(appts, []any{aid, tid, centreID, s.slot.start, s.slot.end, s.status, aCancelReason, aCancel, noShow, checkedIn,
 			reported.Add(5 * time.Minute), reported.Add(5 * time.Minute)})
 		k := s.slot.start.Unix()
@@ -227,10 +218,7 @@ func seedAppointments(ctx context.Context, dbURL, centre string, seeds []apptSee
 		cols  []string
 		rows  [][]any
 	}{
-		{"tickets", []string{"id", "ticket_number", "status", "outcome", "reported_at", "sla_due_at", "centre_id",
-			"customer_account_number", "customer_company", "customer_contact_name", "customer_contact_phone", "customer_contact_email",
-			"line_msisdn", "device_imei", "device_brand", "device_model", "fault_category", "fault_description",
-			"cancel_reason", "cancelled_at", "resolved_at", "closed_at", "referral_hash", "created_at", "updated_at"}, tickets},
+		{"tickets", ticketColumns, tickets},
 		{"slots", []string{"centre_id", "starts_at", "ends_at", "capacity", "booked"}, slotRows},
 		{"appointments", []string{"id", "ticket_id", "centre_id", "starts_at", "ends_at", "status", "cancel_reason", "cancelled_at",
 			"no_show_at", "checked_in_at", "created_at", "updated_at"}, appts},
@@ -245,6 +233,27 @@ func seedAppointments(ctx context.Context, dbURL, centre string, seeds []apptSee
 	}
 	_, err = conn.Exec(ctx, "ANALYZE tickets, slots, appointments")
 	return err
+}
+
+// ticketColumns are the columns of a ticket row made by ticketRow, for COPY.
+var ticketColumns = []string{"id", "ticket_number", "status", "outcome", "reported_at", "sla_due_at", "centre_id",
+	"customer_account_number", "customer_company", "customer_contact_name", "customer_contact_phone", "customer_contact_email",
+	"line_msisdn", "device_imei", "device_brand", "device_model", "fault_category", "fault_description",
+	"cancel_reason", "cancelled_at", "resolved_at", "closed_at", "referral_hash", "created_at", "updated_at"}
+
+// ticketRow is a ticket inserted in SQL, with a made-up customer, line, device and
+// fault, in the given state (the state's fields nil where it has none).
+func ticketRow(r *mrand.Rand, id pgtype.UUID, number, status string, reported time.Time, centre, outcome, cancelReason, cancelled, resolved, closed any) []any {
+	first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
+	msisdn := prefixes[r.IntN(len(prefixes))] + fmt.Sprintf("%07d", r.IntN(10000000))
+	d := devices[r.IntN(len(devices))]
+	f := faults[r.IntN(len(faults))]
+	hash := sha256.Sum256([]byte(number))
+	return []any{id, number, status, outcome, reported, reported.Add(24 * time.Hour), centre,
+		fmt.Sprintf("J-%08d-%d", 30000000+r.IntN(9000000), r.IntN(10)), companies[r.IntN(len(companies))], first + " " + last,
+		"+58" + msisdn, fmt.Sprintf("%s.%s@example.com", ascii(first), ascii(last)), "+58" + msisdn,
+		imei(d.tac, r.IntN(1000000)), d.brand, d.model, f.category, f.description,
+		cancelReason, cancelled, resolved, closed, hex.EncodeToString(hash[:]), reported, reported}
 }
 
 // availabilityWorker asks for the same 14 days again and again.

@@ -4,7 +4,8 @@
 //	go run ./cmd/bench [referrals]    # CSM referrals, 16 clients, ratio to pgbench -c 16
 //	go run ./cmd/bench booking        # bookings under contention, 64 clients over 100 slots
 //	go run ./cmd/bench availability   # 14 days of availability at a centre with 10,000 appointments
-//	go run ./cmd/bench all            # the three, one after another, on one cluster
+//	go run ./cmd/bench callbacks      # CSM callbacks: drain 100,000 queued events; commit-to-delivery latency
+//	go run ./cmd/bench all            # the four, one after another, on one cluster
 //
 // Flags go before or after the scenario. It starts one durable embedded cluster in a
 // temporary directory, runs pgbench there first where the scenario has a baseline, then
@@ -53,26 +54,31 @@ type options struct {
 	counters     int // booking: 0 sizes them from the warm-up
 	requests     int // availability: measured requests per phase
 	appointments int // availability: appointments at the centre
+	events       int // callbacks: events queued for the drain
+	perTicket    int // callbacks: events per ticket in the drain
+	samples      int // callbacks: latency samples of each method
 }
 
 // scenario is one benchmark of the tool.
 type scenario struct {
 	name    string
-	clients int // default for -clients
+	clients int  // default for -clients
+	pgbench bool // runs a pgbench baseline, with -clients clients
 	run     func(ctx context.Context, e *benchEnv) (failed bool, err error)
 }
 
 var scenarios = []scenario{
-	{"referrals", 16, runReferrals},
-	{"booking", 64, runBooking},
-	{"availability", 4, runAvailability},
+	{"referrals", 16, true, runReferrals},
+	{"booking", 64, true, runBooking},
+	{"availability", 4, false, runAvailability},
+	{"callbacks", 4, false, runCallbacks},
 }
 
 func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each timed phase (pgbench run, service load)")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "service load before measuring starts (not counted)")
-	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4)")
+	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4, callbacks 4 for its set-up referrals)")
 	flag.IntVar(&o.scale, "scale", 16, "pgbench scale factor (pgbench -i -s)")
 	flag.IntVar(&o.jobs, "pgbench-jobs", 2, "pgbench worker threads (pgbench -j)")
 	flag.StringVar(&o.server, "server", "", "a server binary already built from ./cmd/server (default: build one)")
@@ -80,8 +86,11 @@ func main() {
 	flag.IntVar(&o.counters, "counters", 0, "booking: counters of the measured centre, 1-100 (default: sized from the warm-up so that about half the requests find their slot full)")
 	flag.IntVar(&o.requests, "requests", 2000, "availability: measured requests in each phase (sequential, concurrent)")
 	flag.IntVar(&o.appointments, "appointments", 10000, "availability: past and future appointments at the centre")
+	flag.IntVar(&o.events, "events", 100000, "callbacks: events queued in the database before the deliverer starts")
+	flag.IntVar(&o.perTicket, "events-per-ticket", 10, "callbacks: events of each ticket in the queue (tickets = events ÷ this)")
+	flag.IntVar(&o.samples, "samples", 500, "callbacks: latency samples with an idle queue, for each of the two methods (SQL commit, API booking)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|all] [flags]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|callbacks|all] [flags]\n")
 		flag.PrintDefaults()
 	}
 	// The scenario may come before or after the flags.
@@ -104,16 +113,16 @@ func main() {
 		}
 	}
 	if len(run) == 0 {
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability or all)\n", name)
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability, callbacks or all)\n", name)
 		os.Exit(2)
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.clients < 0 || o.scale < 1 || o.jobs < 1 || o.counters < 0 || o.counters > 100 ||
-		o.requests < 1 || o.appointments < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 0 (0: the scenario default), -scale >= 1, -pgbench-jobs >= 1, -counters 1-100, -requests >= 1, -appointments >= 0")
+		o.requests < 1 || o.appointments < 0 || o.events < 1 || o.perTicket < 1 || o.samples < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 0 (0: the scenario default), -scale >= 1, -pgbench-jobs >= 1, -counters 1-100, -requests >= 1, -appointments >= 0, -events >= 1, -events-per-ticket >= 1, -samples >= 1")
 		os.Exit(2)
 	}
 	for _, s := range run {
-		if c := o.clientsFor(s); o.jobs > c && s.name != "availability" {
+		if c := o.clientsFor(s); o.jobs > c && s.pgbench {
 			fmt.Fprintf(os.Stderr, "bench: -pgbench-jobs %d is more than the %d clients of %s\n", o.jobs, c, s.name)
 			os.Exit(2)
 		}
@@ -242,7 +251,7 @@ func runAll(ctx context.Context, o options, run []scenario) (code int) {
 		return fail(err)
 	}
 	defer e.admin.Close()
-	if slices.ContainsFunc(run, func(s scenario) bool { return s.name != "availability" }) {
+	if slices.ContainsFunc(run, func(s scenario) bool { return s.pgbench }) {
 		if _, err := e.admin.ExecContext(ctx, "CREATE DATABASE pgbench"); err != nil {
 			return fail(fmt.Errorf("create database pgbench: %w", err))
 		}

@@ -39,8 +39,8 @@ type server struct {
 }
 
 // startServer starts the server binary against dbURL, logging to server-<name>.log and
-// keeping its files in data-<name>, both in tmp.
-func startServer(bin, dbURL, tmp, name string) (*server, error) {
+// keeping its files in data-<name>, both in tmp; extraEnv adds settings (KEY=value).
+func startServer(bin, dbURL, tmp, name string, extraEnv ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -58,6 +58,7 @@ func startServer(bin, dbURL, tmp, name string) (*server, error) {
 	})
 	env = append(env, "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "DEMO_DATA=false",
 		"ADMIN_EMAIL="+adminEmail, "ADMIN_PASSWORD="+adminPasswd, "DATA_DIR="+filepath.Join(tmp, "data-"+name))
+	env = append(env, extraEnv...)
 	s.cmd = exec.Command(bin)
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile

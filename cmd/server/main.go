@@ -217,6 +217,25 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	printBanner(stdout, cfg, ln.Addr().String(), createdAdmin, demo)
 	go purgeExpired(ctx, svc.Idempotency, log)
 
+	deliveryDone := make(chan struct{})
+	if cfg.CSMCallbackURL == "" {
+		close(deliveryDone)
+	} else {
+		secrets := make([]services.WebhookSecret, len(cfg.CSMWebhookSecret))
+		for i, s := range cfg.CSMWebhookSecret {
+			if secrets[i], err = services.ParseWebhookSecret(s); err != nil {
+				return fmt.Errorf("CSM_WEBHOOK_SECRET: %w", err)
+			}
+		}
+		deliverer := services.NewDeliverer(deps, services.DeliveryConfig{URL: cfg.CSMCallbackURL, Secrets: secrets,
+			Schedule: cfg.CSMRetrySchedule, Timeout: 10 * time.Second})
+		go database.Listen(ctx, sqlDB, services.EventChannel, deliverer.Wake, log)
+		go func() {
+			defer close(deliveryDone)
+			deliverer.Run(ctx)
+		}()
+	}
+
 	select {
 	case err := <-serveErr:
 		return err
@@ -228,6 +247,13 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	defer cancel()
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
 		log.Warn("requests still running at the shutdown deadline were cut", "err", err)
+	}
+	// Callback attempts under way finish (each is bounded by its 10 s timeout, and ran
+	// alongside the requests above); an attempt cut here is sent again after its lease.
+	select {
+	case <-deliveryDone:
+	case <-shutCtx.Done():
+		log.Warn("callback deliveries still running at the shutdown deadline were left to their leases")
 	}
 	return nil
 }
