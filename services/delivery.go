@@ -80,44 +80,69 @@ func (d *Deliverer) Run(ctx context.Context) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	slots := make(chan struct{}, d.cfg.Workers)
+	freed := make(chan struct{}, 1)
+	publish := true
 	for ctx.Err() == nil {
-		if _, err := PublishEvents(ctx, d.DB); err != nil && ctx.Err() == nil {
-			d.Log.Error("publish events", "err", err)
-		}
-		free := d.cfg.Workers - len(slots)
-		var claimed []models.Event
-		var lease time.Time
-		if free > 0 {
-			var err error
-			if claimed, lease, err = d.claim(ctx, free); err != nil && ctx.Err() == nil {
-				d.Log.Error("claim events to deliver", "err", err)
+		// Publishing is for new commits (a notification) and the polling tick; an
+		// attempt finishing only frees a worker.
+		if publish {
+			if _, err := PublishEvents(ctx, d.DB); err != nil && ctx.Err() == nil {
+				d.Log.Error("publish events", "err", err)
 			}
+		}
+		// Claim ahead of the free workers: one claim serves several attempts, and the
+		// lease covers the wait.
+		n := claimAhead * d.cfg.Workers
+		claimed, lease, err := d.claim(ctx, n)
+		if err != nil && ctx.Err() == nil {
+			d.Log.Error("claim events to deliver", "err", err)
 		}
 		for _, ev := range claimed {
 			slots <- struct{}{}
 			inflight.Add(1)
 			go func() {
-				defer func() { <-slots; inflight.Done(); d.Wake() }()
+				defer func() {
+					<-slots
+					inflight.Done()
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
 				// Not ctx: an attempt under way finishes even while we shut down.
 				d.deliver(context.WithoutCancel(ctx), ev, lease)
 			}()
 		}
-		if len(claimed) == free && free > 0 {
+		if len(claimed) == n {
+			publish = false
 			continue
 		}
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
+			publish = true
+		case <-freed:
+			publish = false
 		case <-time.After(pollEvery):
+			publish = true
 		}
 	}
+}
+
+// claimAhead is how many workers' worth of events one claim takes.
+const claimAhead = 4
+
+// claimedEvent is an event leased for one attempt, with the attempts of its cycle so far.
+type claimedEvent struct {
+	models.Event
+	CycleAttempts int
 }
 
 // claim leases up to n due events whose ticket has nothing earlier undelivered. An
 // event not yet tried in its cycle (new or replayed) is due at once: its next_attempt_at
 // comes from the database's clock, which may be ahead of ours.
-func (d *Deliverer) claim(ctx context.Context, n int) ([]models.Event, time.Time, error) {
-	var out []models.Event
+func (d *Deliverer) claim(ctx context.Context, n int) ([]claimedEvent, time.Time, error) {
+	var out []claimedEvent
 	now := d.now()
 	lease := now.Add(d.cfg.Lease).Truncate(time.Microsecond)
 	err := d.DB.WithContext(ctx).Raw(`UPDATE csm_events SET lease_until = @lease
@@ -128,7 +153,7 @@ func (d *Deliverer) claim(ctx context.Context, n int) ([]models.Event, time.Time
 			  AND NOT EXISTS (SELECT FROM csm_events p WHERE p.ticket_id = e.ticket_id
 				AND p.sequence < e.sequence AND p.delivery_status <> 'delivered')
 			ORDER BY e.sequence LIMIT @n FOR UPDATE SKIP LOCKED)
-		RETURNING position, sequence, id, type, ticket_id, ticket_number, occurred_at, data, delivery_status, attempts`,
+		RETURNING position, sequence, id, type, ticket_id, ticket_number, occurred_at, data, delivery_status, attempts, cycle_attempts`,
 		map[string]any{"lease": lease, "now": now, "n": n}).Find(&out).Error
 	return out, lease, err
 }
@@ -144,7 +169,7 @@ type payload struct {
 }
 
 // deliver makes one attempt and records its outcome.
-func (d *Deliverer) deliver(ctx context.Context, ev models.Event, lease time.Time) {
+func (d *Deliverer) deliver(ctx context.Context, ev claimedEvent, lease time.Time) {
 	body, _ := json.Marshal(payload{ID: ev.ID, Type: ev.Type, Sequence: ev.Sequence, OccurredAt: ev.OccurredAt.UTC(),
 		TicketNumber: ev.TicketNumber, Data: ev.Data})
 	started := time.Now()
@@ -206,7 +231,7 @@ func (d *Deliverer) nextDelay(n int, retryAfter time.Duration) (time.Duration, b
 	return max(delay, retryAfter), true
 }
 
-func (d *Deliverer) record(ctx context.Context, ev models.Event, lease, at time.Time, status int, retryAfter, latency time.Duration, sendErr error) error {
+func (d *Deliverer) record(ctx context.Context, ev claimedEvent, lease, at time.Time, status int, retryAfter, latency time.Duration, sendErr error) error {
 	delivered := sendErr == nil && status >= 200 && status < 300
 	var errText *string
 	switch {
@@ -221,38 +246,29 @@ func (d *Deliverer) record(ctx context.Context, ev models.Event, lease, at time.
 	if sendErr == nil {
 		code = &status
 	}
+	// One statement: the attempt is history either way; the event's state is ours to
+	// change only while the lease is (after it ran out, or a replay, another owns it).
+	args := map[string]any{"pos": ev.Position, "lease": lease, "at": at, "code": code,
+		"latency": latency.Milliseconds(), "error": errText, "now": d.now()}
+	set := `delivery_status = 'delivered', delivered_at = @now, attempts = attempts + 1,
+		cycle_attempts = cycle_attempts + 1, lease_until = NULL, last_error = NULL`
 	var retryIn time.Duration
-	err := d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var cycle int
-		var held *time.Time
-		if err := tx.Raw(`SELECT cycle_attempts, lease_until FROM csm_events WHERE position = ? FOR UPDATE`, ev.Position).Row().Scan(&cycle, &held); err != nil {
-			return err
-		}
-		// The attempt is history either way; the state is ours to change only while the
-		// lease is: after it ran out another worker owns the event.
-		owned := held != nil && held.Equal(lease)
-		if err := tx.Exec(`INSERT INTO csm_delivery_attempts (event_position, attempted_at, status_code, latency_ms, error)
-			VALUES (?, ?, ?, ?, ?)`, ev.Position, at, code, latency.Milliseconds(), errText).Error; err != nil {
-			return err
-		}
-		if !owned {
-			return nil
-		}
-		if delivered {
-			return tx.Exec(`UPDATE csm_events SET delivery_status = 'delivered', delivered_at = ?, attempts = attempts + 1,
-				cycle_attempts = cycle_attempts + 1, lease_until = NULL, last_error = NULL WHERE position = ?`, d.now(), ev.Position).Error
-		}
+	if !delivered {
 		next := "failed"
-		delay, retry := d.nextDelay(cycle+1, retryAfter)
+		delay, retry := d.nextDelay(ev.CycleAttempts+1, retryAfter)
 		if !retry {
 			next = string(models.DeliveryDead)
 		} else {
 			retryIn = delay
 		}
-		return tx.Exec(`UPDATE csm_events SET delivery_status = ?, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
-			next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE position = ?`,
-			next, d.now().Add(delay), errText, ev.Position).Error
-	})
+		args["next"], args["next_at"] = next, d.now().Add(delay)
+		set = `delivery_status = @next, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+			next_attempt_at = @next_at, lease_until = NULL, last_error = @error`
+	}
+	err := d.DB.WithContext(ctx).Exec(`WITH updated AS (
+			UPDATE csm_events SET `+set+` WHERE position = @pos AND lease_until = @lease RETURNING position)
+		INSERT INTO csm_delivery_attempts (event_position, attempted_at, status_code, latency_ms, error)
+		VALUES (@pos, @at, @code, @latency, @error)`, args).Error
 	if err == nil && retryIn > 0 {
 		// Look again when the retry falls due, not at the next polling tick, which
 		// could be later than the schedule's jitter allows.
