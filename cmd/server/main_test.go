@@ -96,6 +96,9 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	dataDir := filepath.Join(tmp, "var")
 	env := map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0"}
 
@@ -122,6 +125,10 @@ func TestEmbeddedDefault(t *testing.T) {
 	}
 	if err, took := stop(); err != nil || took > 15*time.Second {
 		t.Fatalf("stop: err %v after %v; want nil within 15 s", err, took)
+	}
+	// The cluster lives in DATA_DIR (not moved elsewhere), so the next check means something.
+	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "pgdata", "PG_VERSION")); err != nil {
+		t.Fatalf("no cluster in DATA_DIR: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "pgdata", "postmaster.pid")); !os.IsNotExist(err) {
 		t.Fatalf("the embedded cluster is still running after the service stopped (postmaster.pid: %v)", err)
