@@ -67,16 +67,22 @@ func lockTicketSharingCentre(tx *gorm.DB, p models.Principal, number, centreID s
 	return &t, nil
 }
 
+// takePlace is the statement that keeps a slot from holding more than its capacity: it
+// creates the slot's row on first use with the centre's counters as capacity, or adds
+// one to booked only while booked < capacity. No row comes back when the slot is full.
+// Parameters: @centre, @starts_at, @ends_at.
+const takePlace = `INSERT INTO slots (centre_id, starts_at, ends_at, capacity, booked)
+	SELECT id, @starts_at, @ends_at, counters, 1 FROM centres WHERE id = @centre
+	ON CONFLICT (centre_id, starts_at) DO UPDATE SET booked = slots.booked + 1 WHERE slots.booked < slots.capacity`
+
 // reserve takes a place in a slot, creating its row on first use with the centre's
 // counters as capacity. The conditional UPDATE is what keeps a slot from holding more
 // than its capacity, whatever the number of concurrent requests and replicas. Callers
 // hold shareCentre, so the counters read here are the current ones.
 func reserve(tx *gorm.DB, centreID string, slot models.Slot) error {
 	var booked int
-	res := tx.Raw(`INSERT INTO slots (centre_id, starts_at, ends_at, capacity, booked)
-		SELECT id, ?, ?, counters, 1 FROM centres WHERE id = ?
-		ON CONFLICT (centre_id, starts_at) DO UPDATE SET booked = slots.booked + 1 WHERE slots.booked < slots.capacity
-		RETURNING booked`, slot.StartsAt, slot.EndsAt, centreID).Scan(&booked)
+	res := tx.Raw(takePlace+` RETURNING booked`,
+		map[string]any{"starts_at": slot.StartsAt, "ends_at": slot.EndsAt, "centre": centreID}).Scan(&booked)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -108,7 +114,9 @@ func (s *Appointments) notPast(slot models.Slot) error {
 	return nil
 }
 
-func (s *Appointments) view(a *models.Appointment, t *models.Ticket, centreCode string) *models.Appointment {
+// appointmentView fills in what an appointment shows of its ticket and centre, and
+// whether its slot falls within the ticket's deadline.
+func appointmentView(a *models.Appointment, t *models.Ticket, centreCode string) *models.Appointment {
 	a.TicketNumber, a.CentreCode = t.TicketNumber, centreCode
 	a.SLADueAt = t.ReportedAt.Add(models.SLA).UTC()
 	a.WithinSLA = !a.StartsAt.After(a.SLADueAt)
@@ -161,7 +169,7 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 		if err := s.bookSlot(ctx, tx, p, t, centre.ID, slot, &a); err != nil {
 			return err
 		}
-		s.view(&a, t, centre.Code)
+		appointmentView(&a, t, centre.Code)
 		_, err = RecordEvent(tx, t, models.EventAppointmentBooked, eventData(&a, nil))
 		return err
 	})
@@ -172,19 +180,15 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 }
 
 // bookSlot is booking's write, in one statement because it is the hot path under
-// contention: take a place in the slot (as reserve does), insert the appointment, mark
-// the ticket scheduled at this centre, and write the audit entry. No row comes back
-// when the slot is full.
+// contention: take a place in the slot (takePlace, as reserve does), insert the
+// appointment, mark the ticket scheduled at this centre, and write the audit entry. No
+// row comes back when the slot is full.
 func (s *Appointments) bookSlot(ctx context.Context, tx *gorm.DB, p models.Principal, t *models.Ticket, centreID string, slot models.Slot, a *models.Appointment) error {
 	var actor any
 	if id := p.ActorID(); id != "" {
 		actor = id
 	}
-	res := tx.Raw(`WITH slot AS (
-			INSERT INTO slots (centre_id, starts_at, ends_at, capacity, booked)
-			SELECT id, @starts_at, @ends_at, counters, 1 FROM centres WHERE id = @centre
-			ON CONFLICT (centre_id, starts_at) DO UPDATE SET booked = slots.booked + 1 WHERE slots.booked < slots.capacity
-			RETURNING centre_id, starts_at, ends_at),
+	res := tx.Raw(`WITH slot AS (`+takePlace+` RETURNING centre_id, starts_at, ends_at),
 		appointment AS (
 			INSERT INTO appointments (ticket_id, centre_id, starts_at, ends_at, status, version)
 			SELECT @ticket, centre_id, starts_at, ends_at, 'booked', 1 FROM slot
@@ -265,7 +269,7 @@ func (s *Appointments) lockAppointment(tx *gorm.DB, p models.Principal, id strin
 		return nil, err
 	}
 	ac.ticket = &t
-	s.view(&ac.a, ac.ticket, ac.centre.Code)
+	appointmentView(&ac.a, ac.ticket, ac.centre.Code)
 	return &ac, nil
 }
 
@@ -292,7 +296,7 @@ func (s *Appointments) Get(ctx context.Context, p models.Principal, id string) (
 		if err := tx.Raw("SELECT code FROM centres WHERE id = ?", a.CentreID).Row().Scan(&code); err != nil {
 			return err
 		}
-		out = s.view(&a, &t, code)
+		out = appointmentView(&a, &t, code)
 		return s.attachRepair(tx, out)
 	})
 	return out, err
@@ -336,7 +340,7 @@ func (s *Appointments) transition(ctx context.Context, p models.Principal, id st
 			if err := tx.Table("appointments").Where("id = ?", ac.a.ID).Take(&ac.a).Error; err != nil {
 				return err
 			}
-			s.view(&ac.a, ac.ticket, ac.centre.Code)
+			appointmentView(&ac.a, ac.ticket, ac.centre.Code)
 			if err := audit(ctx, tx, p, name, "appointment", ac.a.ID, &ac.centre.ID, before, ac.a); err != nil {
 				return err
 			}
@@ -392,7 +396,7 @@ func (s *Appointments) Reschedule(ctx context.Context, p models.Principal, id st
 		}
 		moved := ac.a
 		moved.StartsAt, moved.EndsAt = slot.StartsAt, slot.EndsAt
-		s.view(&moved, ac.ticket, ac.centre.Code)
+		appointmentView(&moved, ac.ticket, ac.centre.Code)
 		if _, err := RecordEvent(tx, ac.ticket, models.EventAppointmentRescheduled,
 			eventData(&moved, map[string]any{"previous_starts_at": ac.a.StartsAt})); err != nil {
 			return nil, err
@@ -572,7 +576,7 @@ func (s *Appointments) WalkIn(ctx context.Context, p models.Principal, number st
 		if err := s.openRepair(tx, p, ac, in, now); err != nil {
 			return err
 		}
-		out = s.view(&ac.a, t, centre.Code)
+		out = appointmentView(&ac.a, t, centre.Code)
 		if err := audit(ctx, tx, p, "walk_in", "appointment", ac.a.ID, &centre.ID, nil, ac.a); err != nil {
 			return err
 		}
@@ -786,7 +790,7 @@ func (s *Appointments) Agenda(ctx context.Context, p models.Principal, code, dat
 		for _, r := range rows {
 			e := models.AgendaEntry{Appointment: r.Appointment, Company: r.Company, Contact: r.Contact, Device: r.Brand + " " + r.Model}
 			t := models.Ticket{TicketNumber: r.TicketNumber, ReportedAt: r.ReportedAt}
-			s.view(&e.Appointment, &t, centre.Code)
+			appointmentView(&e.Appointment, &t, centre.Code)
 			e.RepairID = r.RepairID
 			e.SLAState = t.SLAStateAt(now)
 			e.Attendance = string(e.Status)

@@ -219,10 +219,8 @@ func (s *Tickets) Get(ctx context.Context, p models.Principal, number string) (*
 		return nil, translate(res.Error)
 	}
 	if res.RowsAffected == 1 {
-		t.Appointment = &a.Appointment
-		t.Appointment.TicketNumber, t.Appointment.CentreCode, t.Appointment.RepairID = t.TicketNumber, a.Code, a.RepairID
-		t.Appointment.SLADueAt = t.ReportedAt.Add(models.SLA).UTC()
-		t.Appointment.WithinSLA = !a.StartsAt.After(t.Appointment.SLADueAt)
+		t.Appointment = appointmentView(&a.Appointment, &t, a.Code)
+		t.Appointment.RepairID = a.RepairID
 	}
 	return &t, nil
 }
