@@ -184,10 +184,6 @@ func (s *Appointments) Book(ctx context.Context, p models.Principal, in models.B
 // appointment, mark the ticket scheduled at this centre, and write the audit entry. No
 // row comes back when the slot is full.
 func (s *Appointments) bookSlot(ctx context.Context, tx *gorm.DB, p models.Principal, t *models.Ticket, centreID string, slot models.Slot, a *models.Appointment) error {
-	var actor any
-	if id := p.ActorID(); id != "" {
-		actor = id
-	}
 	res := tx.Raw(`WITH slot AS (`+takePlace+` RETURNING centre_id, starts_at, ends_at),
 		appointment AS (
 			INSERT INTO appointments (ticket_id, centre_id, starts_at, ends_at, status, version)
@@ -200,8 +196,8 @@ func (s *Appointments) bookSlot(ctx context.Context, tx *gorm.DB, p models.Princ
 			INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, after)
 			SELECT @actor_kind, CAST(@actor_id AS uuid), @request_id, 'book', 'appointment', id::text, centre_id, to_jsonb(appointment)
 			FROM appointment)
-		SELECT * FROM appointment`, map[string]any{"starts_at": slot.StartsAt, "ends_at": slot.EndsAt, "centre": centreID,
-		"ticket": t.ID, "now": s.now(), "actor_kind": p.ActorKind(), "actor_id": actor, "request_id": models.RequestID(ctx)}).Find(a)
+		SELECT * FROM appointment`, withActor(ctx, p, map[string]any{"starts_at": slot.StartsAt, "ends_at": slot.EndsAt, "centre": centreID,
+		"ticket": t.ID, "now": s.now()})).Find(a)
 	if res.Error != nil {
 		return activeConflict(res.Error, t.TicketNumber)
 	}

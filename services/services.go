@@ -84,13 +84,21 @@ func uniqueWhat(constraint string) string {
 // audit writes one entry of the audit log in the caller's transaction, so the change and
 // its record commit or roll back together.
 func audit(ctx context.Context, tx *gorm.DB, p models.Principal, action, entity, entityID string, centreID *string, before, after any) error {
+	args := withActor(ctx, p, map[string]any{"action": action, "entity": entity, "entity_id": entityID,
+		"centre": centreID, "before": jsonOrNil(before), "after": jsonOrNil(after)})
+	return tx.Exec(`INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, before, after)
+		VALUES (@actor_kind, CAST(@actor_id AS uuid), @request_id, @action, @entity, @entity_id, @centre, @before, @after)`, args).Error
+}
+
+// withActor adds who is acting and in which request to the named arguments of a
+// statement that writes the audit log (audit, and the single-statement hot paths).
+func withActor(ctx context.Context, p models.Principal, args map[string]any) map[string]any {
 	var actor any
 	if id := p.ActorID(); id != "" {
 		actor = id
 	}
-	return tx.Exec(`INSERT INTO audit_log (actor_kind, actor_id, request_id, action, entity, entity_id, centre_id, before, after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ActorKind(), actor, models.RequestID(ctx), action, entity, entityID, centreID, jsonOrNil(before), jsonOrNil(after)).Error
+	args["actor_kind"], args["actor_id"], args["request_id"] = p.ActorKind(), actor, models.RequestID(ctx)
+	return args
 }
 
 func jsonOrNil(v any) any {

@@ -123,11 +123,7 @@ func (s *Tickets) Refer(ctx context.Context, p models.Principal, in models.Refer
 // returns nil, and writes nothing, when the number exists or the centre is unknown.
 func (s *Tickets) referNew(ctx context.Context, p models.Principal, referral []byte, fields map[string]any) (*models.Ticket, error) {
 	args := maps.Clone(fields)
-	var actor any
-	if id := p.ActorID(); id != "" {
-		actor = id
-	}
-	args["actor_kind"], args["actor_id"], args["request_id"], args["after"] = p.ActorKind(), actor, models.RequestID(ctx), string(referral)
+	withActor(ctx, p, args)["after"] = string(referral)
 	var r ticketRow
 	res := s.DB.WithContext(ctx).Raw(`WITH centre AS (SELECT id, code FROM centres WHERE code = @centre_code),
 		ticket AS (
