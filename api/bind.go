@@ -51,6 +51,7 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("ve_msisdn", str(func(s string) bool { _, ok := models.NormalizeVEMobile(s); return ok })))
 	must(v.RegisterValidation("code", str(models.ValidCode)))
 	must(v.RegisterValidation("ticket_number", str(models.ValidTicketNumber)))
+	must(v.RegisterValidation("catalogue_code", str(models.ValidCatalogueCode)))
 	must(v.RegisterValidation("hhmm", str(hhmmPattern.MatchString)))
 	must(v.RegisterValidation("notblank", str(func(s string) bool { return strings.TrimSpace(s) != "" })))
 	must(v.RegisterValidation("date", str(func(s string) bool { t, err := time.Parse(time.DateOnly, s); return err == nil && plausible(t) })))
@@ -95,6 +96,8 @@ func ruleMessage(fe validator.FieldError) string {
 		return "must be 1 to 20 upper-case letters, digits or dashes"
 	case "ticket_number":
 		return "must be 1 to 40 letters, digits, '-', '_' or '/'"
+	case "catalogue_code":
+		return "must be 2 to 40 lower-case letters, digits or '_', starting with a letter"
 	case "notblank":
 		return "must not be blank"
 	case "hhmm":

@@ -80,7 +80,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := &testEnv{t: t, DB: db, tokens: map[string]string{}}
 	deps := services.Deps{DB: db, Log: log, Now: e.Now}
-	svc := api.NewServices(deps)
+	svc := api.NewServices(deps, "http://example.test")
 	ctx := context.Background()
 	if _, err := svc.Admin.EnsureAdmin(ctx, emailAdmin, services.DemoPassword); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ type Server struct {
 	audit        *services.Audit
 	appointments *services.Appointments
 	deliveries   *services.Deliveries
+	repairs      *services.Repairs
 	readiness    Readiness
 	metrics      *Metrics
 	validator    *validator.Validate
@@ -59,19 +60,22 @@ type Services struct {
 	Audit        *services.Audit
 	Appointments *services.Appointments
 	Deliveries   *services.Deliveries
+	Repairs      *services.Repairs
 }
 
-// NewServices builds every service over the same dependencies.
-func NewServices(d services.Deps) Services {
+// NewServices builds every service over the same dependencies; publicBaseURL is the
+// base of the links printed on documents.
+func NewServices(d services.Deps, publicBaseURL string) Services {
 	return Services{Auth: services.NewAuth(d), Admin: services.NewAdmin(d), Tickets: services.NewTickets(d),
 		Events: services.NewEvents(d), Idempotency: services.NewIdempotency(d), Audit: services.NewAudit(d),
-		Appointments: services.NewAppointments(d), Deliveries: services.NewDeliveries(d)}
+		Appointments: services.NewAppointments(d), Deliveries: services.NewDeliveries(d),
+		Repairs: services.NewRepairs(d, publicBaseURL)}
 }
 
 // NewServer wires the handlers to their services.
 func NewServer(cfg Config, log *slog.Logger, svc Services, readiness Readiness, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, log: log, auth: svc.Auth, admin: svc.Admin, tickets: svc.Tickets, events: svc.Events,
-		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, deliveries: svc.Deliveries, readiness: readiness,
+		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, deliveries: svc.Deliveries, repairs: svc.Repairs, readiness: readiness,
 		metrics: metrics, validator: newValidator()}
 	s.engine = s.routes()
 	return s

@@ -1,9 +1,6 @@
 package models
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // AppointmentStatus is where an appointment is in its life.
 type AppointmentStatus string
@@ -46,23 +43,6 @@ type Appointment struct {
 // Active reports whether the appointment holds a place at a counter.
 func (a *Appointment) Active() bool {
 	return a.Status == AppointmentBooked || a.Status == AppointmentCheckedIn
-}
-
-// RepairOrder is the work on a handset, opened at check-in.
-type RepairOrder struct {
-	ID                 string          `json:"id" gorm:"primaryKey;default:gen_random_uuid()"`
-	TicketID           string          `json:"-"`
-	AppointmentID      string          `json:"appointment_id"`
-	CentreID           string          `json:"-"`
-	Status             string          `json:"status"`
-	ReceivedIMEI       string          `json:"received_imei" gorm:"column:received_imei"`
-	IMEIMismatchReason *string         `json:"imei_mismatch_reason,omitempty" gorm:"column:imei_mismatch_reason"`
-	ReceivedCondition  string          `json:"received_condition"`
-	Accessories        json.RawMessage `json:"accessories" gorm:"type:jsonb"`
-	CheckedInBy        *string         `json:"-"`
-	Version            int             `json:"version"`
-	CreatedAt          time.Time       `json:"created_at"`
-	UpdatedAt          time.Time       `json:"updated_at"`
 }
 
 // BookInput books a ticket into a slot.

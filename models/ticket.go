@@ -85,11 +85,13 @@ type Ticket struct {
 	ResolvedAt   *time.Time   `json:"resolved_at,omitempty"`
 	ClosedAt     *time.Time   `json:"closed_at,omitempty"`
 	// Appointment is the ticket's active appointment, or its latest one.
-	Appointment  *Appointment `json:"appointment,omitempty" gorm:"-"`
-	ReferralHash string       `json:"-"`
-	Version      int          `json:"version"`
-	CreatedAt    time.Time    `json:"created_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
+	Appointment *Appointment `json:"appointment,omitempty" gorm:"-"`
+	// Repair is the ticket's latest repair order, with its certificate.
+	Repair       *RepairSummary `json:"repair,omitempty" gorm:"-"`
+	ReferralHash string         `json:"-"`
+	Version      int            `json:"version"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
 }
 
 // SLAStateAt says how the ticket stands against its deadline at now. A ticket that has
@@ -116,4 +118,21 @@ func (t *Ticket) SLAStateAt(now time.Time) SLAState {
 // Bookable reports whether the ticket can take an appointment.
 func (t *Ticket) Bookable() bool {
 	return t.Status == TicketReferred || t.Status == TicketScheduled
+}
+
+// RepairSummary is what a ticket shows of its repair order.
+type RepairSummary struct {
+	ID          string              `json:"id"`
+	Status      string              `json:"status"`
+	Outcome     *string             `json:"outcome"`
+	CertifiedAt *time.Time          `json:"certified_at"`
+	Certificate *CertificateSummary `json:"certificate,omitempty"`
+}
+
+// CertificateSummary is what a ticket shows of its certificate.
+type CertificateSummary struct {
+	Number           string `json:"certificate_number"`
+	Status           string `json:"status"`
+	VerificationCode string `json:"verification_code"`
+	PDFURL           string `json:"pdf_url"`
 }

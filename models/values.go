@@ -86,3 +86,9 @@ var codePattern = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{0,19}$`)
 // ValidCode reports whether s is a code for a business unit, warehouse or centre:
 // upper-case letters, digits and dashes, at most 20, as they are printed on documents.
 func ValidCode(s string) bool { return codePattern.MatchString(s) }
+
+var catalogueCodePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{1,39}$`)
+
+// ValidCatalogueCode reports whether s is the code of a test or corrective action of the
+// catalogues: lower-case snake case, 2 to 40 characters.
+func ValidCatalogueCode(s string) bool { return catalogueCodePattern.MatchString(s) }

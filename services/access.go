@@ -25,6 +25,11 @@ const (
 	actReadAppointment  action = "read_appointment"
 	actReadAvailability action = "read_availability"
 	actReadAgenda       action = "read_agenda"
+	// Repairs.
+	actReadRepair      action = "read_repair"
+	actWorkRepair      action = "work_repair"
+	actVoidCertificate action = "void_certificate"
+	actReadCatalogue   action = "read_catalogue"
 )
 
 var (
@@ -46,6 +51,11 @@ var permissions = map[action][]models.Role{
 	actReadAppointment:  append(slices.Clone(centreStaff), models.RoleAdmin, models.RoleCSM),
 	actReadAvailability: append(slices.Clone(allStaff), models.RoleCSM),
 	actReadAgenda:       append(slices.Clone(centreStaff), models.RoleAdmin),
+	// The counter receives the handset and prints documents; the bench is the technician's.
+	actReadRepair:      append(slices.Clone(centreStaff), models.RoleAdmin),
+	actWorkRepair:      {models.RoleTechnician, models.RoleCentreManager, models.RoleAdmin},
+	actVoidCertificate: {models.RoleCentreManager, models.RoleAdmin},
+	actReadCatalogue:   allStaff,
 }
 
 // authorize refuses a role that may not do a.

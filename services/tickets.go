@@ -218,7 +218,42 @@ func (s *Tickets) Get(ctx context.Context, p models.Principal, number string) (*
 		t.Appointment = appointmentView(&a.Appointment, &t, a.Code)
 		t.Appointment.RepairID = a.RepairID
 	}
+	repair, err := repairSummary(db, t.ID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	t.Repair = repair
 	return &t, nil
+}
+
+// repairSummary is the ticket's latest repair order with its valid certificate, or the
+// latest voided one.
+func repairSummary(db *gorm.DB, ticketID string) (*models.RepairSummary, error) {
+	var rows []struct {
+		ID, Status               string
+		Outcome                  *string
+		CertifiedAt              *time.Time
+		Number, VerificationCode *string
+		VoidedAt                 *time.Time
+	}
+	err := db.Raw(`SELECT r.id, r.status, r.outcome, r.certified_at, c.number, c.verification_code, c.voided_at
+		FROM repair_orders r LEFT JOIN LATERAL (SELECT * FROM certificates c WHERE c.repair_id = r.id
+			ORDER BY c.voided_at IS NULL DESC, c.issued_at DESC LIMIT 1) c ON true
+		WHERE r.ticket_id = ? ORDER BY r.created_at DESC LIMIT 1`, ticketID).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	r := rows[0]
+	sum := &models.RepairSummary{ID: r.ID, Status: r.Status, Outcome: r.Outcome, CertifiedAt: r.CertifiedAt}
+	if r.Number != nil {
+		status := models.CertificateValid
+		if r.VoidedAt != nil {
+			status = models.CertificateVoid
+		}
+		sum.Certificate = &models.CertificateSummary{Number: *r.Number, Status: status, VerificationCode: *r.VerificationCode,
+			PDFURL: certificatePath(*r.Number)}
+	}
+	return sum, nil
 }
 
 // Search lists the tickets the caller may see, soonest deadline first.

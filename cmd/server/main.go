@@ -189,7 +189,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	deps := services.Deps{DB: db, Log: log}
-	svc := api.NewServices(deps)
+	svc := api.NewServices(deps, cfg.PublicBaseURL)
 
 	createdAdmin, err := svc.Admin.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
