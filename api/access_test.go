@@ -102,13 +102,19 @@ type accessFixture struct {
 	extraTickets, extraCCS02 int
 	// published callback events (from the bookings) to replay
 	events []string
+	// The bench: an open repair order; a ready one for each caller that may certify, and
+	// a certificate for each that may void.
+	repair   string
+	certify  map[caller]string
+	voidable map[caller]map[string]any
 }
 
 // callerIndex numbers the callers, for data of their own.
 func callerIndex(c caller) int { return slices.Index(callers, c) }
 
 func newAccessFixture(t *testing.T) *accessFixture {
-	f := &accessFixture{e: newTestEnv(t), tokens: map[caller]string{}, checkIn: map[caller]string{}}
+	f := &accessFixture{e: newTestEnv(t), tokens: map[caller]string{}, checkIn: map[caller]string{},
+		certify: map[caller]string{}, voidable: map[caller]map[string]any{}}
 	e := f.e
 	// the clock first: sessions expire by it
 	f.monday = aptMonday()
@@ -149,6 +155,17 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	}
 	e.aptRefer("ACC-WALK-CCS02", "CCS-02", mon.Add(-2*time.Hour))
 	f.extraCCS02++
+	f.repair = e.repairAt("ACC-REP-GET", aptAt(mon, 0, 11, 30))
+	for _, c := range []caller{asAdmin, asTech, asManager} {
+		f.certify[c] = e.repairAt("ACC-REP-"+string(c), aptAt(mon, 0, 9, 30))
+		e.readyRepair(f.certify[c])
+	}
+	for _, c := range []caller{asAdmin, asManager} {
+		id := e.repairAt("ACC-VOID-"+string(c), aptAt(mon, 0, 10, 30))
+		e.readyRepair(id)
+		f.voidable[c] = wantStatus(t, e.do(http.MethodPost, "/api/v1/repairs/"+id+"/certify", f.tokens[asTech], map[string]any{"outcome": "repaired"}), http.StatusCreated)
+	}
+	f.extraTickets += 6
 	// the bookings' events, published, to list and replay
 	f.events = e.publishedEvents()
 	if len(f.events) < 3 {
@@ -157,6 +174,11 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	// 09:10: the 08:30 slot has started, 09:00 is running with every counter free
 	e.SetNow(mon)
 	return f
+}
+
+// repairVersion is the open repair order's version now.
+func (f *accessFixture) repairVersion(t *testing.T) any {
+	return wantStatus(t, f.e.do(http.MethodGet, "/api/v1/repairs/"+f.repair, f.tokens[asAdmin], nil), http.StatusOK)["version"]
 }
 
 // fresh returns a token of the caller's that a test may revoke.
@@ -365,6 +387,47 @@ func TestAccess(t *testing.T) {
 			},
 			check: appointmentIs("checked_in")},
 		// a walk-in names no centre: staff walk customers in at their own
+		// The bench: staff of the centre read repairs and print certificates; technicians
+		// and managers work on them; only managers void.
+		{name: "TestCatalogue", method: "GET", path: "/api/v1/test-catalogue", want: only(200, allStaff...)},
+		{name: "ActionCatalogue", method: "GET", path: "/api/v1/corrective-actions", want: only(200, allStaff...)},
+		{name: "SaveTest", method: "PUT", path: "/api/v1/admin/test-catalogue/vibration",
+			body: map[string]any{"name_es": "Vibración", "name_en": "Vibration", "mandatory": false}, want: only(201, asAdmin)},
+		{name: "SaveAction", method: "PUT", path: "/api/v1/admin/corrective-actions/glue",
+			body: map[string]any{"name_es": "Pegado", "name_en": "Glued"}, want: only(201, asAdmin)},
+		{name: "GetRepair", method: "GET", path: "/api/v1/repairs/" + f.repair,
+			want: only(200, asAdmin, asCounter, asTech, asManager, asCounter2).but(404, "not_found", asCounter2), check: noData},
+		{name: "UpdateRepair", method: "PATCH", path: "/api/v1/repairs/" + f.repair, body: map[string]any{},
+			want: only(200, asAdmin, asTech, asManager),
+			perCaller: func(c caller) (string, any) {
+				return "/api/v1/repairs/" + f.repair, map[string]any{"diagnosis": "Revisado por " + string(c), "version": f.repairVersion(t)}
+			}},
+		{name: "RecordTests", method: "PUT", path: "/api/v1/repairs/" + f.repair + "/tests", body: map[string]any{},
+			want: only(200, asAdmin, asTech, asManager),
+			perCaller: func(c caller) (string, any) {
+				return "/api/v1/repairs/" + f.repair + "/tests", map[string]any{"results": []any{map[string]any{"code": "sms", "result": "pass"}}, "version": f.repairVersion(t)}
+			}},
+		{name: "Certify", method: "POST", path: "/api/v1/repairs/" + f.repair + "/certify", body: map[string]any{"outcome": "repaired"},
+			want: only(201, asAdmin, asTech, asManager),
+			perCaller: func(c caller) (string, any) {
+				id := f.certify[c]
+				if id == "" {
+					id = f.certify[asTech]
+				}
+				return "/api/v1/repairs/" + id + "/certify", map[string]any{"outcome": "repaired"}
+			}},
+		{name: "CertificatePDF", method: "GET", path: "/api/v1/certificates/" + str(f.voidable[asAdmin]["certificate_number"]) + ".pdf",
+			want: only(200, asAdmin, asCounter, asTech, asManager, asCounter2).but(404, "not_found", asCounter2)},
+		{name: "VoidCertificate", method: "POST", path: "/api/v1/certificates/x/void", body: map[string]any{"reason": "acceso"},
+			want: only(200, asAdmin, asManager),
+			perCaller: func(c caller) (string, any) {
+				cert := f.voidable[c]
+				if cert == nil {
+					cert = f.voidable[asManager]
+				}
+				return "/api/v1/certificates/" + str(cert["certificate_number"]) + "/void", map[string]any{"reason": "acceso"}
+			}},
+		{name: "Verify", method: "GET", path: "/verify/" + str(f.voidable[asManager]["verification_code"]), want: public(200)},
 		{name: "WalkInAtOwnCentre", method: "POST", path: "/api/v1/tickets/ACC-WALK-CCS02/walk-in", body: aptCheckInBody(aptIMEI),
 			want: only(201, asCounter2).but(404, "not_found", asCounter, asManager).but(400, "validation_failed", asAdmin), check: appointmentIs("checked_in")},
 	}

@@ -333,3 +333,221 @@ func wantText(t *testing.T, ctx context.Context, css, want string) {
 		t.Fatalf("%s says %q, want %q", css, got, want)
 	}
 }
+
+// TestBrowserRepairToVerifiedCertificate follows a handset from the counter to a
+// verified certificate: the counter clerk receives the customer (scan the ticket, then
+// the IMEI), the technician writes the diagnosis, ticks an action, goes through the
+// checklist from the keyboard (P for each test passed, the arrows to move, N for not
+// applicable, Enter to save), certifies, and the certificate's public page says it is
+// valid. CENTROS_SCREENSHOTS=dir also saves the repair order and the verification page
+// (at a phone's width) there.
+func TestBrowserRepairToVerifiedCertificate(t *testing.T) {
+	needBrowser(t)
+	e := newTestEnv(t)
+	monday := webMonday(t, 9, 10)
+	e.SetNow(monday)
+	ctx := newBrowser(t, 120*time.Second)
+	number := e.ticketAt("CCS-01")
+	imei := e.webTicketIMEI(number)
+	shots := os.Getenv("CENTROS_SCREENSHOTS")
+	shot := func(name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signIn := func(email string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(e.HTTP.URL+"/login"),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.KeyEvent(email),
+			chromedp.SendKeys(chromedp.ID("password"), services.DemoPassword+"\r"),
+			chromedp.WaitVisible(chromedp.ID("q")),
+		); err != nil {
+			t.Fatalf("sign in as %s: %v", email, err)
+		}
+	}
+
+	// The counter receives the customer without an appointment: scan the ticket
+	// number, then the IMEI, write the condition, register.
+	signIn(emailCounter)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/check-in"),
+		chromedp.WaitVisible(chromedp.ID("q")),
+	); err != nil {
+		t.Fatalf("check-in screen: %v", err)
+	}
+	wantFocus(t, ctx, "q")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(number+"\r"), chromedp.WaitVisible(chromedp.ID("received_imei"))); err != nil {
+		t.Fatalf("scan the ticket: %v", err)
+	}
+	wantFocus(t, ctx, "received_imei")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(imei+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "condition")
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent("Pantalla sin golpes."),
+		chromedp.Click(chromedp.ID("checkin-submit")),
+		chromedp.WaitVisible(chromedp.ID("repair-link")),
+	); err != nil {
+		t.Fatalf("check in: %v", err)
+	}
+	wantText(t, ctx, ".flash", "Cliente recibido sin cita. Orden de reparación")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("form.logout button")),
+		chromedp.WaitVisible(chromedp.ID("email")),
+	); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+
+	// The technician finds the ticket and opens its repair order: the cursor is in the
+	// diagnosis.
+	signIn(emailTech)
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent(number+"\r"),
+		chromedp.WaitVisible(chromedp.ID("repair-link")),
+		chromedp.Click(chromedp.ID("repair-link")),
+		chromedp.WaitVisible(chromedp.ID("details-form")),
+	); err != nil {
+		t.Fatalf("open the repair order: %v", err)
+	}
+	wantFocus(t, ctx, "diagnosis")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent("Conector de carga con óxido."),
+		chromedp.Click(chromedp.ID("action-charging_port")),
+		chromedp.Click(chromedp.ID("details-submit")),
+	); err != nil {
+		t.Fatalf("diagnosis: %v", err)
+	}
+	waitFlash(t, ctx, "Diagnóstico y acciones guardados.")
+
+	// The checklist from the keyboard: the cursor waits on the first test; P passes a
+	// test and moves on; up and down move; N is not applicable; Enter saves.
+	wantFocus(t, ctx, "t-power_on-pass")
+	for range 13 { // power_on … sim_reader
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("p")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantFocus(t, ctx, "t-camera-pass")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowUp)); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "t-sim_reader-pass")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "t-camera-pass")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("n")); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "t-wifi_bluetooth-pass")
+	shot("repair-checklist.png")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Pruebas guardadas.")
+	var recorded []struct{ Code, Result string }
+	if err := e.DB.Raw(`SELECT rt.code, rt.result FROM repair_tests rt JOIN repair_orders r ON r.id = rt.repair_id
+		JOIN tickets tk ON tk.id = r.ticket_id WHERE tk.ticket_number = ? ORDER BY rt.code`, number).Scan(&recorded).Error; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recorded {
+		got[r.Code] = r.Result
+	}
+	if len(got) != 14 || got["power_on"] != "pass" || got["sim_reader"] != "pass" || got["camera"] != "na" || got["wifi_bluetooth"] != "" {
+		t.Fatalf("checklist recorded %v", got)
+	}
+	// The one test left has the cursor; N and the cursor is on saving; Enter saves.
+	wantFocus(t, ctx, "t-wifi_bluetooth-pass")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("n")); err != nil {
+		t.Fatal(err)
+	}
+	wantFocus(t, ctx, "tests-submit")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Pruebas guardadas.")
+	wantText(t, ctx, "#checklist-summary", "Todas las pruebas obligatorias están aprobadas.")
+
+	// Certify: the cursor is on the button.
+	wantFocus(t, ctx, "certify-submit")
+	shot("repair-certify.png")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Reparación certificada. Certificado CCS-01-")
+	wantText(t, ctx, "#cert-status", "Válido")
+	number2 := strings.TrimSpace(mustText(t, ctx, "#cert-number"))
+	wantFocus(t, ctx, "cert-pdf")
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("cert-pdf"), "href"))
+	if err != nil || href.Value != "/certificates/"+number2 {
+		t.Fatalf("PDF link %q (%v)", href.Value, err)
+	}
+	verify, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("cert-verify"), "href"))
+	if err != nil || !strings.HasPrefix(verify.Value, "/verify/") {
+		t.Fatalf("verification link %q (%v)", verify.Value, err)
+	}
+	shot("repair-certified.png")
+
+	// The public page, as the QR code opens it on a phone: valid.
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(e.HTTP.URL+verify.Value),
+		chromedp.WaitVisible(chromedp.ID("verdict-badge")),
+	); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	badge, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("verdict-badge")))
+	if err != nil || strings.TrimSpace(badge) != "Válido" {
+		t.Fatalf("verification badge %q (%v)", badge, err)
+	}
+	wantText(t, ctx, "#verify-number", number2)
+	// Readable on the phone: nothing wider than the screen.
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Fatalf("the verification page scrolls sideways on a phone (%v)", err)
+	}
+	shot("verify-phone.png")
+}
+
+// clearFlash takes the flash of the page away, so that waitFlash sees the next page's.
+func clearFlash(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".flash").forEach(function (f) { f.remove(); })`)); err != nil {
+		t.Fatalf("clear the flash: %v", err)
+	}
+}
+
+// waitFlash waits for the flash of the page after a form, saying want. The page is
+// being replaced meanwhile, so a check that fails with the navigation is tried again.
+func waitFlash(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	check := `(function () { var f = document.querySelector(".flash"); return !!f && f.textContent.indexOf(` + jsString(want) + `) >= 0; })()`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](check))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			flash, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".flash") || {}).textContent || ""`))
+			msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".form-message") || {}).textContent || ""`))
+			t.Fatalf("no flash %q: flash %q, form message %q (%v)", want, flash, msg, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

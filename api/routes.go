@@ -53,6 +53,8 @@ func (s *Server) routes() *gin.Engine {
 	admin.GET("/deliveries", s.listDeliveries)
 	admin.POST("/deliveries/replay", s.replayDeliveries)
 	admin.POST("/deliveries/:id/replay", s.replayDelivery)
+	admin.PUT("/test-catalogue/:code", s.saveTest)
+	admin.PUT("/corrective-actions/:code", s.saveAction)
 
 	csm := authed.Group("/csm")
 	csm.POST("/tickets", s.referTicket)
@@ -73,6 +75,16 @@ func (s *Server) routes() *gin.Engine {
 	authed.POST("/appointments/:id/no-show", s.noShow)
 	authed.POST("/appointments/:id/check-in", s.checkIn)
 	authed.POST("/tickets/:ticket_number/walk-in", s.walkIn)
+
+	authed.GET("/test-catalogue", s.listTestCatalogue)
+	authed.GET("/corrective-actions", s.listActionCatalogue)
+	authed.GET("/repairs/:id", s.getRepair)
+	authed.PATCH("/repairs/:id", s.updateRepair)
+	authed.PUT("/repairs/:id/tests", s.recordTests)
+	authed.POST("/repairs/:id/certify", s.certify)
+	// :number is "<number>.pdf" here: the path of API.md.
+	authed.GET("/certificates/:number", s.certificatePDF)
+	authed.POST("/certificates/:number/void", s.voidCertificate)
 
 	s.webRoutes(r)
 	return r

@@ -46,10 +46,12 @@ const (
 	tplUserForm   = "user_form.html"
 	tplError      = "error.html"
 	tplLayout     = "layout.html"
+	tplRepair     = "repair.html"
+	tplVerify     = "verify.html"
 )
 
 var pageTemplates = []string{tplLogin, tplLookup, tplTicket, tplTickets, tplCentres, tplCentreForm, tplUsers, tplUserForm, tplError,
-	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan, tplDeliveries}
+	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan, tplDeliveries, tplRepair, tplVerify}
 
 // Cookie and form field names of the web UI.
 const (
@@ -155,6 +157,8 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	ui := r.Group("", s.webHeaders, s.webRecover, s.webLang, s.webSession)
 	ui.GET("/login", s.webLoginForm)
 	ui.POST("/login", s.webLogin)
+	// Public: whoever holds a certificate checks it here, signed in or not.
+	ui.GET("/verify/:code", s.webVerify)
 
 	staff := ui.Group("", s.webRequireUser, s.webCSRF)
 	staff.POST("/logout", s.webLogout)
@@ -162,6 +166,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	staff.GET("/tickets", s.webTickets)
 	staff.GET("/tickets/:number", s.webTicket)
 	s.webAppointmentRoutes(staff)
+	s.webRepairRoutes(staff)
 
 	admin := staff.Group("/admin", s.webRequireAdmin)
 	admin.GET("/centres", s.webCentres)

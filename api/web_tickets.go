@@ -45,6 +45,8 @@ type ticketView struct {
 	Appt                *apptView
 	MayBook, MayCheckIn bool
 	BookURL, WalkInURL  string
+	// Repair is the ticket's repair order and certificate, on the ticket page.
+	Repair *ticketRepair
 }
 
 // ticketPath is the page of a ticket. Ticket numbers may hold '/', escaped as %2F so
@@ -100,6 +102,7 @@ func (s *Server) webTicket(c *gin.Context) {
 	now := s.now()
 	v := viewTicket(webLang(c), *t, zones, now)
 	ticketAppointment(webLang(c), p, t, &v, now)
+	v.Repair = viewTicketRepair(webLang(c), t.Repair)
 	s.render(c, http.StatusOK, tplTicket, &pageData{Title: tr(webLang(c), "ticket.title", t.TicketNumber), Data: v})
 }
 

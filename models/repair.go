@@ -183,8 +183,8 @@ type TestResultInput struct {
 	Note   string `json:"note" validate:"max=500"`
 }
 
-// TestResultsInput is the checklist as it stands: tests left out have no result.
-type TestResultsInput struct {
+// TestResultsUpdate is the checklist as it stands: tests left out have no result.
+type TestResultsUpdate struct {
 	Results []TestResultInput `json:"results" validate:"max=100,dive"`
 	Version *int              `json:"version" validate:"required,min=1"`
 }

@@ -505,7 +505,7 @@ func (s *Appointments) openRepair(tx *gorm.DB, p models.Principal, ac *appointme
 	}
 	ro := models.RepairOrder{TicketID: ac.ticket.ID, AppointmentID: ac.a.ID, CentreID: ac.centre.ID, Status: "open",
 		ReceivedIMEI: in.ReceivedIMEI, IMEIMismatchReason: reason, ReceivedCondition: strings.TrimSpace(in.Condition),
-		Accessories: acc, CorrectiveActions: json.RawMessage("[]"), CheckedInBy: by, Version: 1}
+		Accessories: acc, CorrectiveActions: json.RawMessage("[]"), CheckedInBy: by, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := tx.Create(&ro).Error; err != nil {
 		return err
 	}

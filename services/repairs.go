@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"centros/models"
 	"centros/pdf"
@@ -205,7 +206,7 @@ func (s *Repairs) Update(ctx context.Context, p models.Principal, id string, in 
 			set["diagnosis"] = strings.TrimSpace(*in.Diagnosis)
 		}
 		if in.CorrectiveActions != nil {
-			actions, err := checkActions(tx, *in.CorrectiveActions)
+			actions, err := checkActions(tx, *in.CorrectiveActions, rc.r.CorrectiveActions)
 			if err != nil {
 				return nil, err
 			}
@@ -217,8 +218,12 @@ func (s *Repairs) Update(ctx context.Context, p models.Principal, id string, in 
 }
 
 // checkActions refuses an action that is neither a catalogue item nor text, and codes the
-// catalogue does not offer.
-func checkActions(tx *gorm.DB, in []models.ActionInput) ([]models.StoredAction, error) {
+// catalogue does not offer; an action retired since the order recorded it may stay.
+func checkActions(tx *gorm.DB, in []models.ActionInput, stored json.RawMessage) ([]models.StoredAction, error) {
+	var kept []models.StoredAction
+	if err := json.Unmarshal(stored, &kept); err != nil {
+		return nil, fmt.Errorf("corrective actions: %w", err)
+	}
 	actions := make([]models.StoredAction, len(in))
 	var codes []string
 	for i, a := range in {
@@ -238,6 +243,9 @@ func checkActions(tx *gorm.DB, in []models.ActionInput) ([]models.StoredAction, 
 	if err := tx.Raw("SELECT code FROM corrective_action_catalogue WHERE active AND code IN ?", codes).Scan(&known).Error; err != nil {
 		return nil, err
 	}
+	for _, k := range kept {
+		known = append(known, k.Code)
+	}
 	var fields []models.FieldError
 	for i, a := range actions {
 		if a.Code != "" && !slices.Contains(known, a.Code) {
@@ -255,7 +263,7 @@ func checkActions(tx *gorm.DB, in []models.ActionInput) ([]models.StoredAction, 
 // left out has no result. A result that does not change keeps when it was recorded.
 // Errors: not found, conflict (version_conflict, repair_not_open), invalid,
 // unprocessable (unknown_test).
-func (s *Repairs) RecordTests(ctx context.Context, p models.Principal, id string, in models.TestResultsInput) (*models.RepairOrder, error) {
+func (s *Repairs) RecordTests(ctx context.Context, p models.Principal, id string, in models.TestResultsUpdate) (*models.RepairOrder, error) {
 	seen := map[string]bool{}
 	for i, r := range in.Results {
 		if seen[r.Code] {
@@ -264,8 +272,10 @@ func (s *Repairs) RecordTests(ctx context.Context, p models.Principal, id string
 		seen[r.Code] = true
 	}
 	return s.work(ctx, p, id, in.Version, "record_tests", func(tx *gorm.DB, rc *repairCtx) (map[string]any, error) {
+		// A test retired since it was recorded on this order may keep its result.
 		var active []string
-		if err := tx.Raw("SELECT code FROM test_catalogue WHERE active").Scan(&active).Error; err != nil {
+		if err := tx.Raw("SELECT code FROM test_catalogue WHERE active OR code IN (SELECT code FROM repair_tests WHERE repair_id = ?)",
+			rc.r.ID).Scan(&active).Error; err != nil {
 			return nil, err
 		}
 		var fields []models.FieldError
@@ -698,6 +708,10 @@ func (s *Repairs) Void(ctx context.Context, p models.Principal, number, reason s
 	if err := authorize(p, actVoidCertificate); err != nil {
 		return nil, err
 	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > 500 {
+		return nil, models.Invalid(models.FieldError{Field: "reason", Rule: "required", Message: "say why, in 1 to 500 characters"})
+	}
 	var out *models.Certificate
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		certs, err := s.certificates(tx.Scopes(centreScope(p)), "c.number = ?", number)
@@ -720,7 +734,6 @@ func (s *Repairs) Void(ctx context.Context, p models.Principal, number, reason s
 			return models.Errorf(models.KindConflict, "certificate_void", "certificate %s was voided on %s", number, before.VoidedAt.Format(time.RFC3339))
 		}
 		now := s.now()
-		reason = strings.TrimSpace(reason)
 		if err := tx.Exec("UPDATE certificates SET voided_at = ?, void_reason = ?, voided_by = CAST(? AS uuid) WHERE number = ?",
 			now, reason, userOrNil(p), number).Error; err != nil {
 			return err

@@ -84,7 +84,7 @@ func (f *rfx) ready(t *testing.T, r *models.RepairOrder) *models.RepairOrder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsInput{Results: results(r, models.TestPass, nil), Version: &r.Version})
+	r, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: results(r, models.TestPass, nil), Version: &r.Version})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +162,22 @@ func TestRepairUpdate(t *testing.T) {
 			f.unchanged(t, before)
 		})
 	}
+	// An action retired since it was recorded may stay; a retired one cannot be added.
+	if _, err := f.repairs.SaveCatalogueItem(ctx, f.o.admin, services.CatalogueActions, "charging_port", models.CatalogueInput{
+		NameES: "Conector", NameEN: "Port", Active: new(false), Version: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = f.repairs.Update(ctx, f.techP, r.ID, models.RepairUpdate{CorrectiveActions: &acts, Version: &r.Version}); err != nil {
+		t.Fatalf("keeping a retired action: %v", err)
+	}
+	retired := []models.ActionInput{{Code: "charging_port"}, {Code: "factory_reset"}}
+	if _, err := f.repairs.SaveCatalogueItem(ctx, f.o.admin, services.CatalogueActions, "factory_reset", models.CatalogueInput{
+		NameES: "Reset", NameEN: "Reset", Active: new(false), Version: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.repairs.Update(ctx, f.techP, r.ID, models.RepairUpdate{CorrectiveActions: &retired, Version: &r.Version})
+	wantErr(t, err, models.KindUnprocessable, "unknown_action")
+
 	// The counter and the manager may read it; another centre may not.
 	if _, err := f.repairs.Get(ctx, f.counter, r.ID); err != nil {
 		t.Fatal(err)
@@ -175,7 +191,7 @@ func TestRecordTests(t *testing.T) {
 	ctx := context.Background()
 	r := f.checkedIn(t, "CSM-2026-0070002", mon(8, 0))
 	in := []models.TestResultInput{{Code: "power_on", Result: "pass"}, {Code: "charging", Result: "fail", Note: " no carga "}, {Code: "camera", Result: "na"}}
-	r, err := f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsInput{Results: in, Version: &r.Version})
+	r, err := f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: in, Version: &r.Version})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +211,7 @@ func TestRecordTests(t *testing.T) {
 	first := f.now
 	f.now = f.now.Add(10 * time.Minute)
 	in = []models.TestResultInput{{Code: "power_on", Result: "pass"}, {Code: "charging", Result: "pass"}}
-	r, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsInput{Results: in, Version: &r.Version})
+	r, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: in, Version: &r.Version})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +248,7 @@ func TestRecordTests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.snap(t)
-			_, err := f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsInput{Results: tc.in, Version: tc.version})
+			_, err := f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: tc.in, Version: tc.version})
 			e := wantErr(t, err, tc.wantKind, tc.wantCode)
 			if tc.field != "" && (len(e.Fields) == 0 || e.Fields[0].Field != tc.field) {
 				t.Fatalf("fields %+v, want %s", e.Fields, tc.field)
@@ -246,11 +262,20 @@ func TestRecordTests(t *testing.T) {
 		NameES: "SMS", NameEN: "SMS", Active: new(false), Version: new(1)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsInput{Results: []models.TestResultInput{{Code: "sms", Result: "pass"}}, Version: &r.Version})
+	_, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: []models.TestResultInput{{Code: "sms", Result: "pass"}}, Version: &r.Version})
 	wantErr(t, err, models.KindUnprocessable, "unknown_test")
 	r, _ = f.repairs.Get(ctx, f.techP, r.ID)
 	if slices.Contains(r.Checklist.Missing, "sms") {
 		t.Fatal("a retired test is still required")
+	}
+	// A result recorded before its test was retired may stay on the order.
+	if _, err := f.repairs.SaveCatalogueItem(ctx, f.o.admin, services.CatalogueTests, "charging", models.CatalogueInput{
+		NameES: "Carga", NameEN: "Charging", Active: new(false), Version: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.repairs.RecordTests(ctx, f.techP, r.ID, models.TestResultsUpdate{Results: in, Version: &r.Version})
+	if err != nil {
+		t.Fatalf("keeping a retired test's result: %v", err)
 	}
 }
 
@@ -408,7 +433,7 @@ func TestCertifyRefused(t *testing.T) {
 
 func (f *rfx) record(t *testing.T, r *models.RepairOrder, in []models.TestResultInput) *models.RepairOrder {
 	t.Helper()
-	r, err := f.repairs.RecordTests(context.Background(), f.techP, r.ID, models.TestResultsInput{Results: in, Version: &r.Version})
+	r, err := f.repairs.RecordTests(context.Background(), f.techP, r.ID, models.TestResultsUpdate{Results: in, Version: &r.Version})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,6 +496,11 @@ func TestVoidCertificate(t *testing.T) {
 	_, err = f.repairs.Void(ctx, at(models.RoleCentreManager, f.o.ccs02), cert.Number, "error de datos")
 	wantErr(t, err, models.KindNotFound, "not_found")
 
+	_, err = f.repairs.Void(ctx, f.mgrP, cert.Number, "   ")
+	wantErr(t, err, models.KindInvalid, "validation_failed")
+	_, err = f.repairs.Void(ctx, f.mgrP, cert.Number, strings.Repeat("á", 501))
+	wantErr(t, err, models.KindInvalid, "validation_failed")
+
 	f.now = f.now.Add(time.Hour)
 	void, err := f.repairs.Void(ctx, f.mgrP, cert.Number, "  IMEI mal transcrito ")
 	if err != nil {
@@ -504,7 +534,14 @@ func TestVoidCertificate(t *testing.T) {
 	if r.Certificate.Number != cert2.Number {
 		t.Fatalf("the repair shows %s, want the valid %s", r.Certificate.Number, cert2.Number)
 	}
+	// Not only the first of a year can be voided (the schema's check once stopped it).
+	if _, err := f.repairs.Void(ctx, f.mgrP, cert2.Number, "prueba"); err != nil {
+		t.Fatalf("void %s: %v", cert2.Number, err)
+	}
 	body, old, err := f.repairs.CertificatePDF(ctx, f.mgrP, cert.Number)
+	if err == nil && old.Status != "void" {
+		t.Fatalf("%s is %s", cert.Number, old.Status)
+	}
 	if err != nil || old.Status != "void" || old.PDFSHA256 != cert.PDFSHA256 || len(body) == 0 {
 		t.Fatalf("the voided certificate: %v %+v", err, old)
 	}

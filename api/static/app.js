@@ -164,3 +164,86 @@
     start();
   }
 })();
+
+// The repair order's test checklist, for the keyboard: on a test's radio buttons, P or
+// A (aprobada) marks it passed, F failed, N not applicable, and the cursor moves on to
+// the next test (after the last, to the save button); the up and down arrows move
+// between tests (left and right still change the choice, as radio buttons do); Enter
+// saves the checklist. Without the script the radio buttons work as they are.
+(function () {
+  'use strict';
+
+  var keys = { p: 'pass', a: 'pass', f: 'fail', n: 'na' };
+
+  function checklist() {
+    var form = document.querySelector('form[data-checklist]');
+    if (!form) { return; }
+    var rows = Array.prototype.filter.call(form.querySelectorAll('[data-test-row]'), function (row) { return !row.disabled; });
+    var save = form.querySelector('button[type="submit"]');
+
+    // The radio button of a row that takes the cursor: the chosen one, else the first.
+    function radioOf(row) {
+      return row.querySelector('input[type="radio"]:checked') || row.querySelector('input[type="radio"]');
+    }
+    function focusRow(i) {
+      if (i < 0) { return; }
+      if (i >= rows.length) {
+        if (save) { save.focus(); }
+        return;
+      }
+      var radio = radioOf(rows[i]);
+      if (radio) {
+        radio.focus();
+        if (typeof rows[i].scrollIntoView === 'function') { rows[i].scrollIntoView({ block: 'nearest' }); }
+      }
+    }
+    function mark(row, result) {
+      var radio = row.querySelector('input[type="radio"][value="' + result + '"]');
+      if (!radio) { return; }
+      radio.checked = true;
+      radio.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+    function submit() {
+      if (typeof form.requestSubmit === 'function') { form.requestSubmit(); } else { form.submit(); }
+    }
+
+    form.addEventListener('keydown', function (ev) {
+      var t = ev.target;
+      if (!t || t.type !== 'radio' || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+      var row = t.closest('[data-test-row]');
+      var i = rows.indexOf(row);
+      if (i < 0) { return; }
+      var result = keys[(ev.key || '').toLowerCase()];
+      if (result) {
+        ev.preventDefault();
+        mark(row, result);
+        focusRow(i + 1);
+      } else if (ev.key === 'ArrowDown') {
+        ev.preventDefault();
+        focusRow(i + 1);
+      } else if (ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        focusRow(i - 1);
+      } else if (ev.key === 'Enter') {
+        ev.preventDefault();
+        submit();
+      }
+    });
+
+    // Each row shows its result by its colour as soon as it is chosen.
+    form.addEventListener('change', function (ev) {
+      var t = ev.target;
+      if (!t || t.type !== 'radio') { return; }
+      var row = t.closest('[data-test-row]');
+      if (!row) { return; }
+      ['pass', 'fail', 'na', 'none'].forEach(function (r) { row.classList.remove('result-' + r); });
+      row.classList.add('result-' + t.value);
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', checklist);
+  } else {
+    checklist();
+  }
+})();
