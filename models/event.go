@@ -18,6 +18,9 @@ const (
 	EventSwapServiceChangeReqstd EventType = "swap.service_change_requested"
 	EventTicketResolved          EventType = "ticket.resolved"
 	EventCertificateVoided       EventType = "certificate.voided"
+	// EventSwapUndone is ours, added to the contract: a swap was reversed before CSM
+	// confirmed it, so the line stays on the customer's handset.
+	EventSwapUndone EventType = "swap.undone"
 )
 
 // DeliveryStatus is how far an event's delivery to CSM has got.

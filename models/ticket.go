@@ -87,11 +87,13 @@ type Ticket struct {
 	// Appointment is the ticket's active appointment, or its latest one.
 	Appointment *Appointment `json:"appointment,omitempty" gorm:"-"`
 	// Repair is the ticket's latest repair order, with its certificate.
-	Repair       *RepairSummary `json:"repair,omitempty" gorm:"-"`
-	ReferralHash string         `json:"-"`
-	Version      int            `json:"version"`
-	CreatedAt    time.Time      `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
+	Repair *RepairSummary `json:"repair,omitempty" gorm:"-"`
+	// Swap is the ticket's latest swap, undone ones included.
+	Swap         *Swap     `json:"swap,omitempty" gorm:"-"`
+	ReferralHash string    `json:"-"`
+	Version      int       `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // SLAStateAt says how the ticket stands against its deadline at now. A ticket that has

@@ -30,6 +30,18 @@ const (
 	actWorkRepair      action = "work_repair"
 	actVoidCertificate action = "void_certificate"
 	actReadCatalogue   action = "read_catalogue"
+	// Inventory.
+	actRegisterUnits  action = "register_units"
+	actReadStock      action = "read_stock"
+	actReadUnit       action = "read_unit"
+	actServiceChange  action = "service_change"
+	actManageReturns  action = "manage_returns"
+	actReceiveReturns action = "receive_returns"
+	actReadLogistics  action = "read_logistics"
+	actResolveReturns action = "resolve_returns"
+	actRequestRestock action = "request_restock"
+	actFulfilRestock  action = "fulfil_restock"
+	actReceiveRestock action = "receive_restock"
 )
 
 var (
@@ -56,6 +68,19 @@ var permissions = map[action][]models.Role{
 	actWorkRepair:      {models.RoleTechnician, models.RoleCentreManager, models.RoleAdmin},
 	actVoidCertificate: {models.RoleCentreManager, models.RoleAdmin},
 	actReadCatalogue:   allStaff,
+	// The warehouse stocks and ships; the centre swaps, returns and receives; CSM only
+	// answers service changes.
+	actRegisterUnits:  {models.RoleWarehouse, models.RoleAdmin},
+	actReadStock:      allStaff,
+	actReadUnit:       allStaff,
+	actServiceChange:  {models.RoleCSM},
+	actManageReturns:  {models.RoleCentreManager, models.RoleAdmin},
+	actReceiveReturns: {models.RoleWarehouse, models.RoleAdmin},
+	actReadLogistics:  allStaff,
+	actResolveReturns: {models.RoleCentreManager, models.RoleWarehouse, models.RoleAdmin},
+	actRequestRestock: {models.RoleCentreManager},
+	actFulfilRestock:  {models.RoleWarehouse, models.RoleAdmin},
+	actReceiveRestock: append(slices.Clone(centreStaff), models.RoleAdmin),
 }
 
 // authorize refuses a role that may not do a.

@@ -383,7 +383,7 @@ func (s *Repairs) touch(tx *gorm.DB, p models.Principal, rc *repairCtx, set map[
 // next number of the centre and year, the PDF stored with its hash, the ticket resolved,
 // the appointment completed and the ticket.resolved event, in one transaction.
 // Errors: not found, conflict (repair_not_open), unprocessable (tests_incomplete,
-// tests_failed, diagnosis_missing, actions_missing, swap_required).
+// tests_failed, diagnosis_missing, actions_missing, swap_required, swap_failed, swap_active).
 func (s *Repairs) Certify(ctx context.Context, p models.Principal, id string, in models.CertifyInput) (*models.Certificate, error) {
 	if err := authorize(p, actWorkRepair); err != nil {
 		return nil, err
@@ -405,10 +405,15 @@ func (s *Repairs) Certify(ctx context.Context, p models.Principal, id string, in
 			return err
 		}
 		backup, err := swapOf(tx, rc.r.ID)
-		if err != nil {
+		if _, refused := models.AsError(err); err != nil && !refused {
 			return err
 		}
-		if in.Outcome == models.OutcomeSwapped && backup == nil {
+		switch {
+		case in.Outcome == models.OutcomeRepaired && (backup != nil || err != nil):
+			return models.Errorf(models.KindUnprocessable, "swap_active", "the customer's line is on a backup device; certify as swapped, or undo the swap")
+		case err != nil:
+			return err
+		case in.Outcome == models.OutcomeSwapped && backup == nil:
 			return models.Errorf(models.KindUnprocessable, "swap_required", "no backup device has been assigned to this repair; swap first")
 		}
 		now := s.now()
@@ -458,10 +463,6 @@ func certifiable(r *models.RepairOrder, outcome string) error {
 	}
 	return nil
 }
-
-// swapOf is the backup device the repair's line moved to, if any. Swaps arrive with the
-// inventory (issue 5); until then no repair has one, and "swapped" is refused.
-func swapOf(*gorm.DB, string) (*pdf.Device, error) { return nil, nil }
 
 // completeVisit ends the visit the repair began with; the slot counts active
 // appointments only.

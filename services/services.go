@@ -6,7 +6,9 @@ package services
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,6 +184,18 @@ func lockForUpdate(table ...string) clause.Expression {
 		l.Table = clause.Table{Name: table[0]}
 	}
 	return l
+}
+
+// newID is a random (version 4) UUID, for rows whose id a document prints before the
+// row is written.
+func newID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on the platforms we run on
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // validUUID guards id lookups: a malformed id is simply not found, not a storage error.

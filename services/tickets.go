@@ -223,6 +223,13 @@ func (s *Tickets) Get(ctx context.Context, p models.Principal, number string) (*
 		return nil, translate(err)
 	}
 	t.Repair = repair
+	if t.Repair != nil {
+		sw, err := loadSwap(db, "s.ticket_id = ?", t.ID)
+		if err != nil && models.ErrorCode(err) != "not_found" {
+			return nil, translate(err)
+		}
+		t.Swap = sw
+	}
 	return &t, nil
 }
 
