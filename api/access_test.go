@@ -107,6 +107,8 @@ type accessFixture struct {
 	repair   string
 	certify  map[caller]string
 	voidable map[caller]map[string]any
+	// The inventory, settled: each write reaches its business rule once past the gate.
+	inv inventoryScene
 }
 
 // callerIndex numbers the callers, for data of their own.
@@ -166,6 +168,8 @@ func newAccessFixture(t *testing.T) *accessFixture {
 		f.voidable[c] = wantStatus(t, e.do(http.MethodPost, "/api/v1/repairs/"+id+"/certify", f.tokens[asTech], map[string]any{"outcome": "repaired"}), http.StatusCreated)
 	}
 	f.extraTickets += 6
+	f.inv = e.inventoryScene(mon)
+	f.extraTickets++
 	// the bookings' events, published, to list and replay
 	f.events = e.publishedEvents()
 	if len(f.events) < 3 {
@@ -428,6 +432,50 @@ func TestAccess(t *testing.T) {
 				return "/api/v1/certificates/" + str(cert["certificate_number"]) + "/void", map[string]any{"reason": "acceso"}
 			}},
 		{name: "Verify", method: "GET", path: "/verify/" + str(f.voidable[asManager]["verification_code"]), want: public(200)},
+		// Inventory: the warehouse registers and ships, the centre swaps, returns and
+		// receives, CSM answers service changes. Writes on settled records answer their
+		// business rule to whoever passes the gate.
+		{name: "Stock", method: "GET", path: "/api/v1/centres/CCS-01/stock", want: only(200, allStaff...).but(404, "not_found", asCounter2)},
+		{name: "Unit", method: "GET", path: "/api/v1/units/" + testIMEI(20, 1), want: only(200, allStaff...).but(404, "not_found", asCounter2)},
+		{name: "RegisterUnit", method: "POST", path: "/api/v1/admin/units", body: map[string]any{}, want: only(201, asAdmin, asWarehouse),
+			perCaller: func(c caller) (string, any) {
+				return "/api/v1/admin/units", map[string]any{"imei": testIMEI(22, callerIndex(c)), "brand": "Motorola", "model": "Moto G24", "kind": "backup", "location_code": "ALM-CAP"}
+			}},
+		{name: "RegisterUnits", method: "POST", path: "/api/v1/admin/units/batch", body: map[string]any{}, want: only(200, asAdmin, asWarehouse),
+			perCaller: func(c caller) (string, any) {
+				return "/api/v1/admin/units/batch", map[string]any{"imeis": []string{testIMEI(23, callerIndex(c))}, "brand": "Motorola", "model": "Moto G24", "kind": "backup", "location_code": "ALM-CAP"}
+			}},
+		{name: "Swap", method: "POST", path: "/api/v1/repairs/" + f.repair + "/swap", body: map[string]any{"model": "Ninguno"},
+			want: only(409, asAdmin, asTech, asManager).but(409, "no_stock", asAdmin, asTech, asManager)},
+		{name: "GetSwap", method: "GET", path: "/api/v1/swaps/" + f.inv.swapID, want: only(200, asAdmin, asCounter, asTech, asManager, asCounter2).but(404, "not_found", asCounter2)},
+		{name: "Endorsement", method: "GET", path: "/api/v1/swaps/" + f.inv.swapID + "/endorsement.pdf", want: only(200, asAdmin, asCounter, asTech, asManager, asCounter2).but(404, "not_found", asCounter2)},
+		{name: "RetrySwap", method: "POST", path: "/api/v1/swaps/" + f.inv.swapID + "/retry",
+			want: only(409, asAdmin, asTech, asManager).but(409, "swap_not_failed", asAdmin, asTech, asManager)},
+		{name: "UndoSwap", method: "POST", path: "/api/v1/swaps/" + f.inv.swapID + "/undo", body: map[string]any{"reason": "acceso"},
+			want: only(409, asAdmin, asTech, asManager).but(409, "swap_confirmed", asAdmin, asTech, asManager)},
+		{name: "ServiceChange", method: "POST", path: "/api/v1/csm/service-changes/" + f.inv.swapID, body: map[string]any{"status": "confirmed"}, want: only(200, asCSM)},
+		{name: "CreateReturn", method: "POST", path: "/api/v1/returns", body: map[string]any{"imeis": []string{testIMEI(24, 1)}},
+			want: only(422, asAdmin, asManager).but(422, "unit_not_returnable", asAdmin, asManager)},
+		{name: "ListReturns", method: "GET", path: "/api/v1/returns", want: only(200, allStaff...),
+			check: countItems(map[caller]int{asAdmin: 1, asCounter: 1, asTech: 1, asManager: 1, asCounter2: 0, asWarehouse: 1})},
+		{name: "GetReturn", method: "GET", path: "/api/v1/returns/" + f.inv.returnID, want: only(200, allStaff...).but(404, "not_found", asCounter2)},
+		{name: "DispatchReturn", method: "POST", path: "/api/v1/returns/" + f.inv.returnID + "/dispatch",
+			want: only(409, asAdmin, asManager).but(409, "return_not_draft", asAdmin, asManager)},
+		{name: "PackingList", method: "GET", path: "/api/v1/returns/" + f.inv.returnID + "/packing-list.pdf", want: only(200, allStaff...).but(404, "not_found", asCounter2)},
+		{name: "ReceiveReturn", method: "POST", path: "/api/v1/returns/" + f.inv.returnID + "/receive", body: map[string]any{"scanned_imeis": []string{}},
+			want: only(409, asAdmin, asWarehouse).but(409, "return_not_dispatched", asAdmin, asWarehouse)},
+		{name: "ResolveDiscrepancy", method: "POST", path: "/api/v1/returns/" + f.inv.returnID + "/discrepancies/" + f.inv.discrepancyID + "/resolve",
+			body: map[string]any{"note": "acceso"}, want: only(409, asAdmin, asManager, asWarehouse).but(409, "discrepancy_resolved", asAdmin, asManager, asWarehouse)},
+		{name: "RequestRestock", method: "POST", path: "/api/v1/restock-requests", body: map[string]any{"lines": []any{map[string]any{"model": "Moto G24", "quantity": 1}}},
+			want: only(201, asManager)},
+		{name: "ListRestock", method: "GET", path: "/api/v1/restock-requests", want: only(200, allStaff...)},
+		{name: "GetRestock", method: "GET", path: "/api/v1/restock-requests/" + f.inv.restockID, want: only(200, allStaff...).but(404, "not_found", asCounter2)},
+		{name: "FulfilRestock", method: "POST", path: "/api/v1/restock-requests/" + f.inv.restockID + "/fulfil", body: map[string]any{"imeis": []string{testIMEI(24, 1)}},
+			want: only(409, asAdmin, asWarehouse).but(409, "restock_not_open", asAdmin, asWarehouse)},
+		{name: "ReceiveRestock", method: "POST", path: "/api/v1/restock-requests/" + f.inv.restockID + "/receive", body: map[string]any{"imeis": []string{testIMEI(24, 1)}},
+			want: only(409, asAdmin, asCounter, asTech, asManager, asCounter2).but(409, "restock_not_shipped", asAdmin, asCounter, asTech, asManager).but(404, "not_found", asCounter2)},
+		{name: "RejectRestock", method: "POST", path: "/api/v1/restock-requests/" + f.inv.restockID + "/reject", body: map[string]any{"reason": "acceso"},
+			want: only(409, asAdmin, asWarehouse).but(409, "restock_not_open", asAdmin, asWarehouse)},
 		{name: "WalkInAtOwnCentre", method: "POST", path: "/api/v1/tickets/ACC-WALK-CCS02/walk-in", body: aptCheckInBody(aptIMEI),
 			want: only(201, asCounter2).but(404, "not_found", asCounter, asManager).but(400, "validation_failed", asAdmin), check: appointmentIs("checked_in")},
 	}

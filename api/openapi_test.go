@@ -155,7 +155,7 @@ func TestOpenAPIServed(t *testing.T) {
 
 // bodiless are the writes whose handler reads no body.
 var bodiless = map[string]bool{"POST /api/v1/auth/logout": true, "POST /api/v1/appointments/{id}/no-show": true,
-	"POST /api/v1/admin/deliveries/{id}/replay": true}
+	"POST /api/v1/admin/deliveries/{id}/replay": true, "POST /api/v1/swaps/{id}/retry": true, "POST /api/v1/returns/{id}/dispatch": true}
 
 // TestOpenAPIOperations checks what every operation must say: a summary, security
 // unless public, its path parameters, the headers of API.md and problem responses.
@@ -442,27 +442,39 @@ func TestOpenAPIRequestsMatchInputs(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
 	bodies := map[string]reflect.Type{
-		"POST /api/v1/admin/business-units":               reflect.TypeFor[models.BusinessUnitInput](),
-		"POST /api/v1/admin/warehouses":                   reflect.TypeFor[models.WarehouseInput](),
-		"POST /api/v1/admin/centres":                      reflect.TypeFor[models.CentreInput](),
-		"PATCH /api/v1/admin/centres/{code}":              reflect.TypeFor[models.CentreUpdate](),
-		"POST /api/v1/admin/users":                        reflect.TypeFor[models.UserInput](),
-		"PATCH /api/v1/admin/users/{id}":                  reflect.TypeFor[models.UserUpdate](),
-		"POST /api/v1/admin/api-clients":                  reflect.TypeFor[models.APIClientInput](),
-		"POST /api/v1/csm/tickets":                        reflect.TypeFor[models.Referral](),
-		"POST /api/v1/csm/tickets/{ticket_number}/cancel": reflect.TypeFor[models.CancelInput](),
-		"POST /api/v1/csm/tickets/{ticket_number}/closed": reflect.TypeFor[models.ClosedInput](),
-		"POST /api/v1/appointments":                       reflect.TypeFor[models.BookInput](),
-		"POST /api/v1/appointments/{id}/reschedule":       reflect.TypeFor[models.RescheduleInput](),
-		"POST /api/v1/appointments/{id}/cancel":           reflect.TypeFor[models.ReasonInput](),
-		"POST /api/v1/appointments/{id}/check-in":         reflect.TypeFor[models.CheckInInput](),
-		"POST /api/v1/tickets/{ticket_number}/walk-in":    reflect.TypeFor[models.CheckInInput](),
-		"PUT /api/v1/admin/test-catalogue/{code}":         reflect.TypeFor[models.CatalogueInput](),
-		"PUT /api/v1/admin/corrective-actions/{code}":     reflect.TypeFor[models.CatalogueInput](),
-		"PATCH /api/v1/repairs/{id}":                      reflect.TypeFor[models.RepairUpdate](),
-		"PUT /api/v1/repairs/{id}/tests":                  reflect.TypeFor[models.TestResultsUpdate](),
-		"POST /api/v1/repairs/{id}/certify":               reflect.TypeFor[models.CertifyInput](),
-		"POST /api/v1/certificates/{number}/void":         reflect.TypeFor[models.ReasonInput](),
+		"POST /api/v1/admin/business-units":                                reflect.TypeFor[models.BusinessUnitInput](),
+		"POST /api/v1/admin/warehouses":                                    reflect.TypeFor[models.WarehouseInput](),
+		"POST /api/v1/admin/centres":                                       reflect.TypeFor[models.CentreInput](),
+		"PATCH /api/v1/admin/centres/{code}":                               reflect.TypeFor[models.CentreUpdate](),
+		"POST /api/v1/admin/users":                                         reflect.TypeFor[models.UserInput](),
+		"PATCH /api/v1/admin/users/{id}":                                   reflect.TypeFor[models.UserUpdate](),
+		"POST /api/v1/admin/api-clients":                                   reflect.TypeFor[models.APIClientInput](),
+		"POST /api/v1/csm/tickets":                                         reflect.TypeFor[models.Referral](),
+		"POST /api/v1/csm/tickets/{ticket_number}/cancel":                  reflect.TypeFor[models.CancelInput](),
+		"POST /api/v1/csm/tickets/{ticket_number}/closed":                  reflect.TypeFor[models.ClosedInput](),
+		"POST /api/v1/appointments":                                        reflect.TypeFor[models.BookInput](),
+		"POST /api/v1/appointments/{id}/reschedule":                        reflect.TypeFor[models.RescheduleInput](),
+		"POST /api/v1/appointments/{id}/cancel":                            reflect.TypeFor[models.ReasonInput](),
+		"POST /api/v1/appointments/{id}/check-in":                          reflect.TypeFor[models.CheckInInput](),
+		"POST /api/v1/tickets/{ticket_number}/walk-in":                     reflect.TypeFor[models.CheckInInput](),
+		"PUT /api/v1/admin/test-catalogue/{code}":                          reflect.TypeFor[models.CatalogueInput](),
+		"PUT /api/v1/admin/corrective-actions/{code}":                      reflect.TypeFor[models.CatalogueInput](),
+		"PATCH /api/v1/repairs/{id}":                                       reflect.TypeFor[models.RepairUpdate](),
+		"PUT /api/v1/repairs/{id}/tests":                                   reflect.TypeFor[models.TestResultsUpdate](),
+		"POST /api/v1/repairs/{id}/certify":                                reflect.TypeFor[models.CertifyInput](),
+		"POST /api/v1/certificates/{number}/void":                          reflect.TypeFor[models.ReasonInput](),
+		"POST /api/v1/admin/units":                                         reflect.TypeFor[models.UnitInput](),
+		"POST /api/v1/admin/units/batch":                                   reflect.TypeFor[models.UnitsInput](),
+		"POST /api/v1/repairs/{id}/swap":                                   reflect.TypeFor[models.SwapInput](),
+		"POST /api/v1/swaps/{id}/undo":                                     reflect.TypeFor[models.ReasonInput](),
+		"POST /api/v1/csm/service-changes/{swap_id}":                       reflect.TypeFor[models.ServiceChangeInput](),
+		"POST /api/v1/returns":                                             reflect.TypeFor[models.IMEIsInput](),
+		"POST /api/v1/returns/{id}/receive":                                reflect.TypeFor[models.ReceiveReturnInput](),
+		"POST /api/v1/returns/{id}/discrepancies/{discrepancy_id}/resolve": reflect.TypeFor[models.ResolveInput](),
+		"POST /api/v1/restock-requests":                                    reflect.TypeFor[models.RestockInput](),
+		"POST /api/v1/restock-requests/{id}/fulfil":                        reflect.TypeFor[models.IMEIsInput](),
+		"POST /api/v1/restock-requests/{id}/receive":                       reflect.TypeFor[models.IMEIsInput](),
+		"POST /api/v1/restock-requests/{id}/reject":                        reflect.TypeFor[models.ReasonInput](),
 		// api.loginRequest is unexported; this mirrors it.
 		"POST /api/v1/auth/login": reflect.TypeFor[struct {
 			Email    string `json:"email" validate:"required,max=254"`
@@ -530,6 +542,19 @@ func TestOpenAPIResponsesMatchViews(t *testing.T) {
 		"CatalogueItem":      reflect.TypeFor[models.CatalogueItem](),
 		"RepairSummary":      reflect.TypeFor[models.RepairSummary](),
 		"CertificateSummary": reflect.TypeFor[models.CertificateSummary](),
+		"Unit":               reflect.TypeFor[models.Unit](),
+		"Movement":           reflect.TypeFor[models.Movement](),
+		"ModelStock":         reflect.TypeFor[models.ModelStock](),
+		"StockView":          reflect.TypeFor[models.StockView](),
+		"Swap":               reflect.TypeFor[models.Swap](),
+		"Refusal":            reflect.TypeFor[models.Refusal](),
+		"UnitsResult":        reflect.TypeFor[models.UnitsResult](),
+		"ReturnShipment":     reflect.TypeFor[models.ReturnShipment](),
+		"ReturnItem":         reflect.TypeFor[models.ReturnItem](),
+		"Discrepancy":        reflect.TypeFor[models.Discrepancy](),
+		"RestockRequest":     reflect.TypeFor[models.RestockRequest](),
+		"RestockLine":        reflect.TypeFor[models.RestockLine](),
+		"RestockUnit":        reflect.TypeFor[models.RestockUnit](),
 	} {
 		schema := obj(schemas[name])
 		if schema == nil {
@@ -594,8 +619,18 @@ func TestOpenAPIAppointmentCodes(t *testing.T) {
 		"PATCH /api/v1/repairs/{id}":                   {"409": {"version_conflict", "repair_not_open"}, "422": {"unknown_action"}},
 		"PUT /api/v1/repairs/{id}/tests":               {"409": {"version_conflict", "repair_not_open"}, "422": {"unknown_test"}},
 		"POST /api/v1/repairs/{id}/certify": {"409": {"repair_not_open"},
-			"422": {"tests_incomplete", "tests_failed", "diagnosis_missing", "actions_missing", "swap_required"}},
-		"POST /api/v1/certificates/{number}/void": {"409": {"certificate_void"}},
+			"422": {"tests_incomplete", "tests_failed", "diagnosis_missing", "actions_missing", "swap_required", "swap_failed", "swap_active"}},
+		"POST /api/v1/certificates/{number}/void":    {"409": {"certificate_void"}},
+		"POST /api/v1/repairs/{id}/swap":             {"409": {"unit_not_available", "no_stock", "swap_exists", "repair_not_open", "faulty_unit_conflict"}},
+		"POST /api/v1/swaps/{id}/undo":               {"409": {"swap_confirmed", "swap_undone", "repair_not_open", "unit_not_available"}},
+		"POST /api/v1/swaps/{id}/retry":              {"409": {"swap_not_failed"}},
+		"POST /api/v1/csm/service-changes/{swap_id}": {"409": {"service_change_settled", "swap_undone"}},
+		"POST /api/v1/returns":                       {"422": {"unit_not_returnable", "no_warehouse"}},
+		"POST /api/v1/returns/{id}/dispatch":         {"409": {"return_not_draft", "unit_not_available"}},
+		"POST /api/v1/returns/{id}/receive":          {"409": {"return_not_dispatched"}},
+		"POST /api/v1/restock-requests/{id}/fulfil":  {"409": {"restock_not_open"}, "422": {"unit_not_available"}},
+		"POST /api/v1/restock-requests/{id}/receive": {"409": {"restock_not_shipped"}, "422": {"unit_not_shipped"}},
+		"POST /api/v1/restock-requests/{id}/reject":  {"409": {"restock_not_open"}},
 	}
 	for key, byStatus := range want {
 		op := ops[key]

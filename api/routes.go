@@ -55,12 +55,15 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/deliveries/:id/replay", s.replayDelivery)
 	admin.PUT("/test-catalogue/:code", s.saveTest)
 	admin.PUT("/corrective-actions/:code", s.saveAction)
+	admin.POST("/units", s.registerUnit)
+	admin.POST("/units/batch", s.registerUnits)
 
 	csm := authed.Group("/csm")
 	csm.POST("/tickets", s.referTicket)
 	csm.POST("/tickets/:ticket_number/cancel", s.cancelTicket)
 	csm.POST("/tickets/:ticket_number/closed", s.closedTicket)
 	csm.GET("/events", s.listEvents)
+	csm.POST("/service-changes/:swap_id", s.serviceChange)
 
 	authed.GET("/tickets", s.searchTickets)
 	authed.GET("/tickets/:ticket_number", s.getTicket)
@@ -85,6 +88,27 @@ func (s *Server) routes() *gin.Engine {
 	// :number is "<number>.pdf" here: the path of API.md.
 	authed.GET("/certificates/:number", s.certificatePDF)
 	authed.POST("/certificates/:number/void", s.voidCertificate)
+
+	authed.GET("/centres/:code/stock", s.stock)
+	authed.GET("/units/:imei", s.getUnit)
+	authed.POST("/repairs/:id/swap", s.swap)
+	authed.GET("/swaps/:id", s.getSwap)
+	authed.GET("/swaps/:id/endorsement.pdf", s.endorsementPDF)
+	authed.POST("/swaps/:id/retry", s.retrySwap)
+	authed.POST("/swaps/:id/undo", s.undoSwap)
+	authed.POST("/returns", s.createReturn)
+	authed.GET("/returns", s.listReturns)
+	authed.GET("/returns/:id", s.getReturn)
+	authed.POST("/returns/:id/dispatch", s.dispatchReturn)
+	authed.GET("/returns/:id/packing-list.pdf", s.packingListPDF)
+	authed.POST("/returns/:id/receive", s.receiveReturn)
+	authed.POST("/returns/:id/discrepancies/:discrepancy_id/resolve", s.resolveDiscrepancy)
+	authed.POST("/restock-requests", s.requestRestock)
+	authed.GET("/restock-requests", s.listRestock)
+	authed.GET("/restock-requests/:id", s.getRestock)
+	authed.POST("/restock-requests/:id/fulfil", s.fulfilRestock)
+	authed.POST("/restock-requests/:id/receive", s.receiveRestock)
+	authed.POST("/restock-requests/:id/reject", s.rejectRestock)
 
 	s.webRoutes(r)
 	return r

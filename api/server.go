@@ -42,6 +42,7 @@ type Server struct {
 	appointments *services.Appointments
 	deliveries   *services.Deliveries
 	repairs      *services.Repairs
+	inventory    *services.Inventory
 	readiness    Readiness
 	metrics      *Metrics
 	validator    *validator.Validate
@@ -61,6 +62,7 @@ type Services struct {
 	Appointments *services.Appointments
 	Deliveries   *services.Deliveries
 	Repairs      *services.Repairs
+	Inventory    *services.Inventory
 }
 
 // NewServices builds every service over the same dependencies; publicBaseURL is the
@@ -69,13 +71,13 @@ func NewServices(d services.Deps, publicBaseURL string) Services {
 	return Services{Auth: services.NewAuth(d), Admin: services.NewAdmin(d), Tickets: services.NewTickets(d),
 		Events: services.NewEvents(d), Idempotency: services.NewIdempotency(d), Audit: services.NewAudit(d),
 		Appointments: services.NewAppointments(d), Deliveries: services.NewDeliveries(d),
-		Repairs: services.NewRepairs(d, publicBaseURL)}
+		Repairs: services.NewRepairs(d, publicBaseURL), Inventory: services.NewInventory(d)}
 }
 
 // NewServer wires the handlers to their services.
 func NewServer(cfg Config, log *slog.Logger, svc Services, readiness Readiness, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, log: log, auth: svc.Auth, admin: svc.Admin, tickets: svc.Tickets, events: svc.Events,
-		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, deliveries: svc.Deliveries, repairs: svc.Repairs, readiness: readiness,
+		idempotency: svc.Idempotency, audit: svc.Audit, appointments: svc.Appointments, deliveries: svc.Deliveries, repairs: svc.Repairs, inventory: svc.Inventory, readiness: readiness,
 		metrics: metrics, validator: newValidator()}
 	s.engine = s.routes()
 	return s

@@ -417,10 +417,6 @@ func (s *Repairs) Certify(ctx context.Context, p models.Principal, id string, in
 			return models.Errorf(models.KindUnprocessable, "swap_required", "no backup device has been assigned to this repair; swap first")
 		}
 		now := s.now()
-		cert, err := s.issue(tx, p, rc, before, backup, in, now)
-		if err != nil {
-			return err
-		}
 		if err := s.touch(tx, p, rc, map[string]any{"status": models.RepairCertified, "outcome": in.Outcome, "certified_at": now}); err != nil {
 			return err
 		}
@@ -428,6 +424,12 @@ func (s *Repairs) Certify(ctx context.Context, p models.Principal, id string, in
 			return err
 		}
 		if err := completeVisit(tx, rc.r.AppointmentID, now); err != nil {
+			return err
+		}
+		// The number last: its counter row stays locked until commit, and certifications
+		// at the centre queue on it.
+		cert, err := s.issue(tx, p, rc, before, backup, in, now)
+		if err != nil {
 			return err
 		}
 		if _, err := RecordEvent(tx, rc.ticket, models.EventTicketResolved, resolvedEvent(rc, before, cert, now)); err != nil {
@@ -530,8 +532,8 @@ func (s *Repairs) verificationURL(code string) string { return s.publicBaseURL +
 
 func certificatePath(number string) string { return "/api/v1/certificates/" + number + ".pdf" }
 
-// issue numbers, renders and stores the certificate. The number is taken last, so the
-// counter row is held only while the PDF renders.
+// issue numbers, renders and stores the certificate. Everything that can come before
+// the number does, since the counter row is held from here to commit.
 func (s *Repairs) issue(tx *gorm.DB, p models.Principal, rc *repairCtx, r *models.RepairOrder, backup *pdf.Device,
 	in models.CertifyInput, now time.Time) (*models.Certificate, error) {
 	code, err := newVerificationCode()
