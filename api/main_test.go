@@ -85,7 +85,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	if _, err := svc.Admin.EnsureAdmin(ctx, emailAdmin, services.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
-	demo, err := services.NewDemo(deps, svc.Admin, svc.Tickets).Seed(ctx)
+	demo, err := services.NewDemo(deps, svc.Admin, svc.Tickets, svc.Inventory).Seed(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

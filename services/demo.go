@@ -29,13 +29,25 @@ type DemoResult struct {
 // Demo seeds a small, realistic organisation to try the service with.
 type Demo struct {
 	Deps
-	admin   *Admin
-	tickets *Tickets
+	admin     *Admin
+	tickets   *Tickets
+	inventory *Inventory
 }
 
 // NewDemo returns the demo seeder.
-func NewDemo(d Deps, admin *Admin, tickets *Tickets) *Demo {
-	return &Demo{Deps: d, admin: admin, tickets: tickets}
+func NewDemo(d Deps, admin *Admin, tickets *Tickets, inventory *Inventory) *Demo {
+	return &Demo{Deps: d, admin: admin, tickets: tickets, inventory: inventory}
+}
+
+// demoStock is the backup pool: CCS-01 a unit short of its SM-A155M minimum, so the
+// stock screen has something to show, and the warehouse enough to restock.
+var demoStock = []struct {
+	location, brand, model string
+	n                      int
+}{
+	{"CCS-01", "Samsung", "SM-A155M", 4}, {"CCS-01", "Motorola", "Moto G24", 2},
+	{"CCS-02", "Samsung", "SM-A155M", 2},
+	{"ALM-CAP", "Samsung", "SM-A155M", 6}, {"ALM-CAP", "Motorola", "Moto G24", 4},
 }
 
 var demoLogins = []struct {
@@ -113,6 +125,17 @@ func (d *Demo) Seed(ctx context.Context) (*DemoResult, error) {
 	for i, r := range demoReferrals(d.now()) {
 		if _, _, err := d.tickets.Refer(ctx, csm, r); err != nil {
 			return nil, fmt.Errorf("demo: ticket %d: %w", i, err)
+		}
+	}
+	unit := 0
+	for _, st := range demoStock {
+		in := models.UnitsInput{Brand: st.brand, Model: st.model, Kind: models.UnitBackup, LocationCode: st.location}
+		for range st.n {
+			unit++
+			in.IMEIs = append(in.IMEIs, demoIMEI("35699900", unit))
+		}
+		if _, err := d.inventory.RegisterUnits(ctx, p, in); err != nil {
+			return nil, fmt.Errorf("demo: stock: %w", err)
 		}
 	}
 	res.Seeded, res.CSMToken = true, client.Token

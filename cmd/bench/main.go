@@ -5,7 +5,8 @@
 //	go run ./cmd/bench booking        # bookings under contention, 64 clients over 100 slots
 //	go run ./cmd/bench availability   # 14 days of availability at a centre with 10,000 appointments
 //	go run ./cmd/bench callbacks      # CSM callbacks: drain 100,000 queued events; commit-to-delivery latency
-//	go run ./cmd/bench all            # the four, one after another, on one cluster
+//	go run ./cmd/bench certify        # certifying repairs, 16 technicians at one centre, then at 8; ratio to pgbench -c 16
+//	go run ./cmd/bench all            # the five, one after another, on one cluster
 //
 // Flags go before or after the scenario. It starts one durable embedded cluster in a
 // temporary directory, runs pgbench there first where the scenario has a baseline, then
@@ -72,13 +73,14 @@ var scenarios = []scenario{
 	{"booking", 64, true, runBooking},
 	{"availability", 4, false, runAvailability},
 	{"callbacks", 4, false, runCallbacks},
+	{"certify", 16, true, runCertify},
 }
 
 func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each timed phase (pgbench run, service load)")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "service load before measuring starts (not counted)")
-	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4, callbacks 4 for its set-up referrals)")
+	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4, callbacks 4 for its set-up referrals, certify 16 technicians)")
 	flag.IntVar(&o.scale, "scale", 16, "pgbench scale factor (pgbench -i -s)")
 	flag.IntVar(&o.jobs, "pgbench-jobs", 2, "pgbench worker threads (pgbench -j)")
 	flag.StringVar(&o.server, "server", "", "a server binary already built from ./cmd/server (default: build one)")
@@ -90,7 +92,7 @@ func main() {
 	flag.IntVar(&o.perTicket, "events-per-ticket", 10, "callbacks: events of each ticket in the queue (tickets = events ÷ this)")
 	flag.IntVar(&o.samples, "samples", 500, "callbacks: latency samples with an idle queue, for each of the two methods (SQL commit, API booking)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|callbacks|all] [flags]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|callbacks|certify|all] [flags]\n")
 		flag.PrintDefaults()
 	}
 	// The scenario may come before or after the flags.
@@ -113,7 +115,7 @@ func main() {
 		}
 	}
 	if len(run) == 0 {
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability, callbacks or all)\n", name)
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability, callbacks, certify or all)\n", name)
 		os.Exit(2)
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.clients < 0 || o.scale < 1 || o.jobs < 1 || o.counters < 0 || o.counters > 100 ||

@@ -197,7 +197,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	var demo *services.DemoResult
 	if cfg.DemoData {
-		if demo, err = services.NewDemo(deps, svc.Admin, svc.Tickets).Seed(ctx); err != nil {
+		if demo, err = services.NewDemo(deps, svc.Admin, svc.Tickets, svc.Inventory).Seed(ctx); err != nil {
 			return err
 		}
 	}
