@@ -111,21 +111,6 @@ func (s *Inventory) RequestRestock(ctx context.Context, p models.Principal, in m
 	return out, err
 }
 
-// restockScope limits requests to the caller's centre, or its warehouse's.
-func restockScope(p models.Principal) func(*gorm.DB) *gorm.DB {
-	return func(q *gorm.DB) *gorm.DB {
-		switch {
-		case p.Role.AtCentre():
-			return q.Where("r.centre_id = ?", p.CentreID)
-		case p.Role == models.RoleWarehouse:
-			return q.Where("r.warehouse_id = ?", p.WarehouseID)
-		case p.Role == models.RoleAdmin:
-			return q
-		}
-		return q.Where("false")
-	}
-}
-
 func loadRestock(tx *gorm.DB, id string) (*models.RestockRequest, error) {
 	list, err := loadRestocks(tx, "r.id = ?", id)
 	if err != nil {
@@ -196,7 +181,7 @@ func (s *Inventory) ListRestock(ctx context.Context, p models.Principal, f Resto
 	if err != nil {
 		return nil, "", err
 	}
-	q := s.DB.WithContext(ctx).Scopes(restockScope(p)).Limit(page.limit() + 1)
+	q := s.DB.WithContext(ctx).Scopes(logisticsScope(p)).Limit(page.limit() + 1)
 	if f.Status != "" {
 		q = q.Where("r.status = ?", f.Status)
 	}
@@ -227,7 +212,7 @@ func (s *Inventory) GetRestock(ctx context.Context, p models.Principal, id strin
 	if !validUUID(id) {
 		return nil, models.NotFound("restock request")
 	}
-	r, err := loadRestock(s.DB.WithContext(ctx).Scopes(restockScope(p)), id)
+	r, err := loadRestock(s.DB.WithContext(ctx).Scopes(logisticsScope(p)), id)
 	return r, translate(err)
 }
 
@@ -237,7 +222,7 @@ func lockRestock(tx *gorm.DB, p models.Principal, id string) (*restockRow, error
 		return nil, models.NotFound("restock request")
 	}
 	var r restockRow
-	err := tx.Table("restock_requests r").Select("r.*").Scopes(restockScope(p)).Clauses(lockForUpdate()).Where("r.id = ?", id).Take(&r).Error
+	err := tx.Table("restock_requests r").Select("r.*").Scopes(logisticsScope(p)).Clauses(lockForUpdate()).Where("r.id = ?", id).Take(&r).Error
 	return &r, notFoundIf(err, "restock request")
 }
 

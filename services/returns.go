@@ -26,8 +26,9 @@ func (returnRow) TableName() string { return "return_shipments" }
 
 func packingListPath(id string) string { return "/api/v1/returns/" + id + "/packing-list.pdf" }
 
-// returnScope limits shipments to the caller's centre, or its warehouse's.
-func returnScope(p models.Principal) func(*gorm.DB) *gorm.DB {
+// logisticsScope limits return shipments and restock requests (aliased r) to the
+// caller's centre, or to its warehouse's.
+func logisticsScope(p models.Principal) func(*gorm.DB) *gorm.DB {
 	return func(q *gorm.DB) *gorm.DB {
 		switch {
 		case p.Role.AtCentre():
@@ -168,7 +169,7 @@ func lockReturn(tx *gorm.DB, p models.Principal, id string) (*returnRow, error) 
 		return nil, models.NotFound("return shipment")
 	}
 	var r returnRow
-	err := tx.Table("return_shipments r").Select("r.*").Scopes(returnScope(p)).Clauses(lockForUpdate()).Where("r.id = ?", id).Take(&r).Error
+	err := tx.Table("return_shipments r").Select("r.*").Scopes(logisticsScope(p)).Clauses(lockForUpdate()).Where("r.id = ?", id).Take(&r).Error
 	return &r, notFoundIf(err, "return shipment")
 }
 
@@ -404,7 +405,7 @@ func (s *Inventory) ListReturns(ctx context.Context, p models.Principal, status 
 	var out []models.ReturnShipment
 	next := ""
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		q := tx.Table("return_shipments r").Select("r.id, r.created_at").Scopes(returnScope(p))
+		q := tx.Table("return_shipments r").Select("r.id, r.created_at").Scopes(logisticsScope(p))
 		if status != "" {
 			q = q.Where("r.status = ?", status)
 		}
@@ -445,7 +446,7 @@ func (s *Inventory) GetReturn(ctx context.Context, p models.Principal, id string
 			return models.NotFound("return shipment")
 		}
 		var n int64
-		if err := tx.Table("return_shipments r").Scopes(returnScope(p)).Where("r.id = ?", id).Count(&n).Error; err != nil {
+		if err := tx.Table("return_shipments r").Scopes(logisticsScope(p)).Where("r.id = ?", id).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
@@ -473,7 +474,7 @@ func (s *Inventory) PackingList(ctx context.Context, p models.Principal, id stri
 		PackingPDF    []byte
 	}
 	res := s.DB.WithContext(ctx).Table("return_shipments r").Select("r.reference, r.packing_sha256, r.packing_pdf").
-		Scopes(returnScope(p)).Where("r.id = ? AND r.packing_pdf IS NOT NULL", id).Find(&row)
+		Scopes(logisticsScope(p)).Where("r.id = ? AND r.packing_pdf IS NOT NULL", id).Find(&row)
 	if res.Error != nil {
 		return nil, "", "", translate(res.Error)
 	}
