@@ -551,3 +551,219 @@ func waitFlash(t *testing.T, ctx context.Context, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestBrowserBackupDevices follows backup devices through the centre and the warehouse
+// with the keyboard and the scanner: the technician swaps a customer onto a backup
+// device from the repair order (scan, Enter), the manager builds a return by scanning
+// the faulty handsets and dispatches it, the warehouse receives the box leaving one
+// handset unscanned (a discrepancy), fulfils the centre's restock request by scanning
+// devices off its shelf, and the centre scans them in. CENTROS_SCREENSHOTS=dir also
+// saves the screens there.
+func TestBrowserBackupDevices(t *testing.T) {
+	needBrowser(t)
+	e := newTestEnv(t)
+	monday := webMonday(t, 9, 10)
+	ctx := newBrowser(t, 180*time.Second)
+	shots := os.Getenv("CENTROS_SCREENSHOTS")
+	shot := func(name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signIn := func(email string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(e.HTTP.URL+"/login"),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.KeyEvent(email),
+			chromedp.SendKeys(chromedp.ID("password"), services.DemoPassword+"\r"),
+			chromedp.WaitVisible(chromedp.ID("q")),
+		); err != nil {
+			t.Fatalf("sign in as %s: %v", email, err)
+		}
+	}
+	signOut := func() {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS("form.logout button")),
+			chromedp.WaitVisible(chromedp.ID("email")),
+		); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+	}
+	// scan types IMEIs into the scan box that has the cursor, each with the scanner's
+	// Enter, and checks that the list holds them.
+	scan := func(box, list string, imeis ...string) {
+		t.Helper()
+		wantFocus(t, ctx, box)
+		for _, imei := range imeis {
+			if err := chromedp.Do(ctx, chromedp.KeyEvent(imei+"\r")); err != nil {
+				t.Fatalf("scan %s: %v", imei, err)
+			}
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById(`+jsString(list)+`).value`))
+		if err != nil || strings.Join(strings.Fields(got), " ") != strings.Join(imeis, " ") {
+			t.Fatalf("the list %s holds %q, want %v (%v)", list, got, imeis, err)
+		}
+		wantFocus(t, ctx, box)
+	}
+
+	// Two customers at CCS-01; the second was already swapped at the bench.
+	numbers := e.webTicketsAt("CCS-01", 2)
+	first := e.invWalkIn(numbers[0], monday)
+	second := e.invWalkIn(numbers[1], monday.Add(30*time.Minute))
+	otherFaulty := str(e.invSwapAPI(second, "Moto G24")["faulty_imei"])
+	backup := e.invDemoUnits("CCS-01", "SM-A155M")[0]
+
+	// The technician scans the backup device into the repair order's swap form: Enter
+	// hands it over, and the endorsement is there to print.
+	signIn(emailTech)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/repairs/"+first),
+		chromedp.WaitVisible(chromedp.ID("swap-form")),
+		chromedp.Focus(chromedp.ID("backup_imei")),
+	); err != nil {
+		t.Fatalf("open the repair order: %v", err)
+	}
+	wantFocus(t, ctx, "backup_imei")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(backup+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Equipo de respaldo "+backup+" entregado.")
+	wantText(t, ctx, "#swap-status", "Cambio de servicio solicitado")
+	wantText(t, ctx, "#swap-backup-imei", backup)
+	faulty := strings.TrimSpace(mustText(t, ctx, "#swap-faulty-imei"))
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("endorsement-pdf"), "href"))
+	if err != nil || !strings.HasPrefix(href.Value, "/swaps/") || !strings.HasSuffix(href.Value, "/endorsement") {
+		t.Fatalf("endorsement link %q (%v)", href.Value, err)
+	}
+	shot("swap.png")
+	signOut()
+
+	// The manager scans both handsets into a new return and dispatches it.
+	signIn(emailManager)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/returns"),
+		chromedp.WaitVisible(chromedp.ID("return-form")),
+	); err != nil {
+		t.Fatalf("returns: %v", err)
+	}
+	// A misread is said and left out; the scan box keeps the cursor.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("12345\r")); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, ctx, "#scan-imeis-status", "no es un IMEI válido")
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("scan-imeis").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	scan("scan-imeis", "imeis", faulty, otherFaulty)
+	wantText(t, ctx, ".scan-count", "2")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(faulty+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, ctx, "#scan-imeis-status", "ya está en la lista")
+	shot("return-build.png")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("return-create"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "creada como borrador")
+	wantText(t, ctx, "#return-status", "Borrador")
+	// Dispatch is where the cursor is; the page asks before it goes.
+	wantFocus(t, ctx, "dispatch")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`window.confirm = function () { return true; }`),
+		chromedp.KeyEvent("\r"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "despachada. Imprima la lista de empaque")
+	wantText(t, ctx, "#return-status", "Despachada")
+	wantFocus(t, ctx, "packing-list")
+	returnURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot("return-dispatched.png")
+	signOut()
+
+	// The warehouse opens the box from its inbox and scans one of the two.
+	signIn(emailWarehouse)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/warehouse"),
+		chromedp.WaitVisible(chromedp.ID("to-receive")),
+		chromedp.Click(chromedp.CSS(`#to-receive a[href="`+returnURL+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("receive-form")),
+	); err != nil {
+		t.Fatalf("open the return: %v", err)
+	}
+	scan("scan-imeis", "imeis", faulty)
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("receive-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Devolución recibida con discrepancias (1)")
+	wantText(t, ctx, "#return-status", "Recibida con discrepancias")
+	wantText(t, ctx, "#discrepancies", otherFaulty)
+	wantText(t, ctx, "#discrepancies", "Faltante")
+	shot("return-received.png")
+
+	// The restock request the swaps opened: fulfilled by scanning two off the shelf.
+	shelf := e.invDemoUnits("ALM-CAP", "SM-A155M")[:2]
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+"/warehouse"),
+		chromedp.WaitVisible(chromedp.ID("to-fulfil")),
+		chromedp.Click(chromedp.CSS(`#to-fulfil a.mono`)),
+		chromedp.WaitVisible(chromedp.ID("fulfil-form")),
+	); err != nil {
+		t.Fatalf("open the restock request: %v", err)
+	}
+	restockURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan("scan-imeis", "imeis", shelf...)
+	shot("restock-fulfil.png")
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("fulfil-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Equipos enviados al centro: 2.")
+	wantText(t, ctx, "#restock-status", "Enviada")
+	signOut()
+
+	// The centre scans them in.
+	signIn(emailCounter)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.HTTP.URL+restockURL),
+		chromedp.WaitVisible(chromedp.ID("receive-form")),
+	); err != nil {
+		t.Fatalf("open the restock request at the centre: %v", err)
+	}
+	scan("scan-imeis", "imeis", shelf...)
+	clearFlash(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("receive-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFlash(t, ctx, "Equipos recibidos: 2. Ya están en existencia.")
+	wantText(t, ctx, "#restock-status", "Recibida")
+	shot("restock-received.png")
+	for _, imei := range shelf {
+		if s := e.invUnitState(imei); s != "backup in_stock CCS-01" {
+			t.Fatalf("%s is %q", imei, s)
+		}
+	}
+	if s := e.invUnitState(otherFaulty); s != "faulty in_return ALM-CAP" {
+		t.Fatalf("the unscanned handset %s is %q", otherFaulty, s)
+	}
+}

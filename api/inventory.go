@@ -145,7 +145,7 @@ func (s *Server) resolveDiscrepancy(c *gin.Context) {
 	if !s.bindJSON(c, &in) {
 		return
 	}
-	r, err := s.inventory.ResolveDiscrepancy(c.Request.Context(), principal(c), c.Param("id"), c.Param("discrepancy_id"), in.Note)
+	r, err := s.inventory.ResolveDiscrepancy(c.Request.Context(), principal(c), c.Param("id"), c.Param("discrepancy_id"), in)
 	s.respond(c, http.StatusOK, r, err)
 }
 

@@ -48,10 +48,20 @@ const (
 	tplLayout     = "layout.html"
 	tplRepair     = "repair.html"
 	tplVerify     = "verify.html"
+
+	tplStock          = "stock.html"
+	tplUnit           = "unit.html"
+	tplUnitsRegister  = "units_register.html"
+	tplReturns        = "returns.html"
+	tplReturn         = "return.html"
+	tplRestock        = "restock.html"
+	tplRestockRequest = "restock_request.html"
+	tplWarehouse      = "warehouse.html"
 )
 
 var pageTemplates = []string{tplLogin, tplLookup, tplTicket, tplTickets, tplCentres, tplCentreForm, tplUsers, tplUserForm, tplError,
-	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan, tplDeliveries, tplRepair, tplVerify}
+	tplAgenda, tplSlots, tplApptCancel, tplCheckIn, tplTicketScan, tplDeliveries, tplRepair, tplVerify,
+	tplStock, tplUnit, tplUnitsRegister, tplReturns, tplReturn, tplRestock, tplRestockRequest, tplWarehouse}
 
 // Cookie and form field names of the web UI.
 const (
@@ -109,12 +119,28 @@ var webFuncs = template.FuncMap{
 		}
 		return a
 	},
+	// scanlist describes a list of IMEIs filled by scanning: the partial "scan-list".
+	"scanlist": func(d *pageData, name, labelKey, hintKey string) scanListArgs {
+		return d.scanListArgs(name, labelKey, hintKey)
+	},
+	// rows are the rows of a list partial ("return-table", "restock-table") with the
+	// page they are on and what to say when there are none.
+	"rows": func(d *pageData, rows any, emptyKey string) rowsArgs {
+		return rowsArgs{P: d, Rows: rows, Empty: d.T(emptyKey)}
+	},
 	// choice describes a select.
 	"choice": func(d *pageData, name, labelKey string, options []option, emptyKey, hintKey string) fieldArgs {
 		a := d.fieldArgs(name, labelKey, hintKey)
 		a.Options, a.Empty = options, d.T(emptyKey)
 		return a
 	},
+}
+
+// rowsArgs is what the list partials need: the page, its rows and the words for none.
+type rowsArgs struct {
+	P     *pageData
+	Rows  any
+	Empty string
 }
 
 // fieldArgs is what the partials "input", "textarea" and "select" need of a field.
@@ -167,6 +193,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	staff.GET("/tickets/:number", s.webTicket)
 	s.webAppointmentRoutes(staff)
 	s.webRepairRoutes(staff)
+	s.webInventoryRoutes(staff)
 
 	admin := staff.Group("/admin", s.webRequireAdmin)
 	admin.GET("/centres", s.webCentres)
@@ -447,8 +474,20 @@ func navFor(lang string, p models.Principal, current string) []navItem {
 	case p.Role.AtCentre():
 		add("nav.queue", "/tickets")
 		add("nav.agenda", "/agenda")
+		add("nav.stock", "/stock")
+		add("nav.returns", "/returns")
+		add("nav.restock", "/restock")
+	case p.Role == models.RoleWarehouse:
+		add("nav.warehouse", "/warehouse")
+		add("nav.register", "/units/register")
+		add("nav.stock", "/stock")
 	case p.Role == models.RoleAdmin:
 		add("nav.agenda", "/agenda")
+		add("nav.stock", "/stock")
+		add("nav.returns", "/returns")
+		add("nav.restock", "/restock")
+		add("nav.warehouse", "/warehouse")
+		add("nav.register", "/units/register")
 		add("nav.centres", "/admin/centres")
 		add("nav.users", "/admin/users")
 		add("nav.deliveries", "/admin/deliveries")
@@ -510,6 +549,14 @@ func navSection(p string) string {
 		return "/admin/centres"
 	case strings.HasPrefix(p, "/admin/users"):
 		return "/admin/users"
+	case p == "/units/register":
+		return p
+	case p == "/units" || strings.HasPrefix(p, "/units/"):
+		return "/stock"
+	case strings.HasPrefix(p, "/returns/"):
+		return "/returns"
+	case strings.HasPrefix(p, "/restock/"):
+		return "/restock"
 	}
 	return p
 }

@@ -100,6 +100,12 @@ type repairPage struct {
 	CertLangs      []option
 	Certificate    *certificateView
 	MayVoid        bool
+	// Swap is the order's latest swap onto a backup device; CanSwap says the swap form
+	// is offered (the order open, no live swap), with what the centre has in stock.
+	Swap      *swapView
+	CanSwap   bool
+	SwapURL   string
+	SwapStock []stockRow
 	// Focus is where the cursor starts.
 	Focus string
 }
@@ -189,7 +195,7 @@ func repairFieldOrder(r *models.RepairOrder) []string {
 	for _, t := range r.Tests {
 		order = append(order, "result."+t.Code, "note."+t.Code)
 	}
-	return append(order, "outcome", "cert_lang", "reason")
+	return append(order, "backup_imei", "model", "undo_reason", "outcome", "cert_lang", "reason")
 }
 
 func (s *Server) renderRepair(c *gin.Context, status int, r *models.RepairOrder, in *repairForm) {
@@ -232,6 +238,15 @@ func (s *Server) renderRepair(c *gin.Context, status int, r *models.RepairOrder,
 	if r.Certificate != nil {
 		d.Certificate = viewCertificate(lang, r.Certificate, loc)
 	}
+	d.Swap = viewSwap(lang, r.Swap, loc, d.MayWork, d.Open)
+	d.CanSwap = d.CanWork && (d.Swap == nil || !d.Swap.Live)
+	d.SwapURL = repairPath(r.ID) + "/swap"
+	if d.CanSwap {
+		if d.SwapStock, err = s.swapStock(ctx, p, r.CentreCode); err != nil {
+			s.webError(c, err)
+			return
+		}
+	}
 
 	// One form state for the page: what is stored, and over it what the user posted
 	// on the form that failed.
@@ -251,6 +266,10 @@ func (s *Server) renderRepair(c *gin.Context, status int, r *models.RepairOrder,
 		f.Values["note."+tv.Code] = tv.Note
 	}
 	f.Values["outcome"] = models.OutcomeRepaired
+	if d.Swap != nil && d.Swap.Live {
+		f.Values["outcome"] = models.OutcomeSwapped
+	}
+	f.Values["model"] = t.Device.Model
 	f.Values["cert_lang"] = langES
 	checked := map[string]bool{}
 	for _, a := range r.Actions {
@@ -311,6 +330,12 @@ func (s *Server) renderRepair(c *gin.Context, status int, r *models.RepairOrder,
 		d.MessageOnTop = !d.CanWork
 	case repairFormVoid:
 		d.MessageOnTop = !d.MayVoid || d.Certificate == nil || !d.Certificate.Valid
+	case repairFormSwap:
+		d.MessageOnTop = !d.CanSwap
+	case repairFormSwapRetry:
+		d.MessageOnTop = d.Swap == nil || !d.Swap.MayRetry
+	case repairFormSwapUndo:
+		d.MessageOnTop = d.Swap == nil || !d.Swap.MayUndo
 	}
 
 	pd := &pageData{Title: tr(lang, "repair.title", r.TicketNumber), Form: f, Focus: d.defaultFocus(in)}
@@ -344,9 +369,18 @@ func (d *repairPage) defaultFocus(in *repairForm) string {
 			return focusCertify
 		case repairFormVoid:
 			return "reason"
+		case repairFormSwap:
+			return "backup_imei"
+		case repairFormSwapUndo:
+			return "undo_reason"
+		case repairFormSwapRetry:
+			return focusSwapRetry
 		}
 	}
 	switch {
+	case d.Swap != nil && d.Swap.MayRetry:
+		// CSM could not move the line: that comes before anything else.
+		return focusSwapRetry
 	case d.CanWork && strings.TrimSpace(d.Diagnosis) == "":
 		return "diagnosis"
 	case d.CanWork && firstOpen != "":
@@ -865,6 +899,9 @@ func (s *Server) repairRefusal(c *gin.Context, f *formState, r *models.RepairOrd
 	case "swap_required":
 		f.fieldError("outcome", tr(lang, "repair.err.swap_field"))
 		f.addMessage(tr(lang, "repair.err.swap_required"))
+	case "swap_active", "swap_failed":
+		f.fieldError("outcome", tr(lang, "repair.err."+e.Code+"_field"))
+		f.addMessage(tr(lang, "repair.err."+e.Code))
 	case "repair_not_open", "certificate_void", "unknown_test":
 		f.addMessage(tr(lang, "repair.err."+e.Code))
 	default:

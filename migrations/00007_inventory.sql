@@ -137,7 +137,8 @@ CREATE TABLE restock_lines (
     request_id uuid NOT NULL REFERENCES restock_requests(id),
     model      text NOT NULL CHECK (length(model) BETWEEN 1 AND 100),
     quantity   integer NOT NULL CHECK (quantity BETWEEN 0 AND 1000),
-    origin     text NOT NULL CHECK (origin IN ('swap', 'below_minimum', 'manual')),
+    -- carried_over: what a partial fulfilment left, asked again in the next request.
+    origin     text NOT NULL CHECK (origin IN ('swap', 'below_minimum', 'manual', 'carried_over')),
     swap_id    uuid UNIQUE REFERENCES swaps(id),
     created_at timestamptz NOT NULL,
     CHECK ((origin = 'swap') = (swap_id IS NOT NULL))

@@ -278,9 +278,11 @@ type ReceiveReturnInput struct {
 	DamagedIMEIs []string `json:"damaged_imeis" validate:"max=1000,dive,required,imei"`
 }
 
-// ResolveInput closes a discrepancy with what was found or decided.
+// ResolveInput closes a discrepancy with what was found or decided. Found, for a
+// missing unit, says it turned up at the warehouse after all: it is received there.
 type ResolveInput struct {
-	Note string `json:"note" validate:"required,notblank,max=1000"`
+	Note  string `json:"note" validate:"required,notblank,max=1000"`
+	Found bool   `json:"found"`
 }
 
 // RestockLineInput asks for a quantity of a model.

@@ -54,9 +54,11 @@ type RepairOrder struct {
 	Outcome      *string      `json:"outcome"`
 	CertifiedAt  *time.Time   `json:"certified_at"`
 	Certificate  *Certificate `json:"certificate,omitempty" gorm:"-"`
-	Version      int          `json:"version"`
-	CreatedAt    time.Time    `json:"created_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
+	// Swap is the order's live swap, else its latest undone one.
+	Swap      *Swap     `json:"swap,omitempty" gorm:"-"`
+	Version   int       `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // StoredAction is one corrective action as a repair order keeps it: an item of the

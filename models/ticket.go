@@ -88,7 +88,7 @@ type Ticket struct {
 	Appointment *Appointment `json:"appointment,omitempty" gorm:"-"`
 	// Repair is the ticket's latest repair order, with its certificate.
 	Repair *RepairSummary `json:"repair,omitempty" gorm:"-"`
-	// Swap is the ticket's latest swap, undone ones included.
+	// Swap is the ticket's live swap, else its latest undone one.
 	Swap         *Swap     `json:"swap,omitempty" gorm:"-"`
 	ReferralHash string    `json:"-"`
 	Version      int       `json:"version"`

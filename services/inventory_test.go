@@ -256,7 +256,8 @@ func TestSwap(t *testing.T) {
 		origins = append(origins, l.Origin)
 		total += l.Quantity
 	}
-	if len(reqs) != 1 || !slices.Equal(origins, []string{"swap", "swap", "below_minimum"}) || total != 3 {
+	slices.Sort(origins)
+	if len(reqs) != 1 || !slices.Equal(origins, []string{"below_minimum", "swap", "swap"}) || total != 3 {
 		t.Fatalf("after the second swap: %d requests, lines %v, total %d", len(reqs), origins, total)
 	}
 
@@ -510,11 +511,25 @@ func TestReturnShipment(t *testing.T) {
 			missing = d.ID
 		}
 	}
-	ret, err = f.inv.ResolveDiscrepancy(ctx, f.mgrP, ret.ID, missing, "se quedó en el centro; va en el próximo envío")
+	_, err = f.inv.ResolveDiscrepancy(ctx, f.whP, ret.ID, missing, models.ResolveInput{Note: "  "})
+	wantErr(t, err, models.KindInvalid, "validation_failed")
+	var damaged string
+	for _, d := range seen.Discrepancies {
+		if d.Kind == "damaged" {
+			damaged = d.ID
+		}
+	}
+	_, err = f.inv.ResolveDiscrepancy(ctx, f.whP, ret.ID, damaged, models.ResolveInput{Note: "x", Found: true})
+	wantErr(t, err, models.KindInvalid, "validation_failed")
+	// the missing handset turns up at the warehouse: it is received there
+	ret, err = f.inv.ResolveDiscrepancy(ctx, f.whP, ret.ID, missing, models.ResolveInput{Note: "estaba en otra caja", Found: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.inv.ResolveDiscrepancy(ctx, f.whP, ret.ID, missing, "otra vez")
+	if u1, _ := f.inv.Unit(ctx, f.whP, faulty[1]); u1.State != "returned" || *u1.WarehouseCode != "ALM-CAP" {
+		t.Fatalf("found unit %+v", u1)
+	}
+	_, err = f.inv.ResolveDiscrepancy(ctx, f.mgrP, ret.ID, missing, models.ResolveInput{Note: "otra vez"})
 	wantErr(t, err, models.KindConflict, "discrepancy_resolved")
 	list, _, err := f.inv.ListReturns(ctx, f.whP, "received_with_discrepancies", services.Page{})
 	if err != nil || len(list) != 1 {
@@ -555,9 +570,16 @@ func TestRestock(t *testing.T) {
 	}
 	_, err = f.inv.FulfilRestock(ctx, f.mgrP, req.ID, wh[:2])
 	wantErr(t, err, models.KindForbidden, "forbidden")
+	_, err = f.inv.FulfilRestock(ctx, f.whP, req.ID, nil)
+	wantErr(t, err, models.KindInvalid, "validation_failed")
 	req, err = f.inv.FulfilRestock(ctx, f.whP, req.ID, wh[:2])
 	if err != nil || req.Status != "fulfilled" || len(req.Units) != 2 {
 		t.Fatalf("fulfilled %+v %v", req, err)
+	}
+	// three were asked (two by hand, one by the swap), two shipped: one asked again
+	open, _, _ := f.inv.ListRestock(ctx, f.mgrP, services.RestockFilter{Status: "open"}, services.Page{})
+	if len(open) != 1 || len(open[0].Lines) != 1 || open[0].Lines[0].Origin != "carried_over" || open[0].Lines[0].Quantity != 1 {
+		t.Fatalf("carried over %+v", open)
 	}
 	if st, _ := f.inv.Stock(ctx, f.mgrP, "CCS-01"); st.Backup[0].Model != "Moto G24" || st.Backup[0].InTransit != 2 {
 		t.Fatalf("stock %+v", st)
@@ -579,11 +601,14 @@ func TestRestock(t *testing.T) {
 	if u.State != "in_stock" || *u.CentreCode != "CCS-01" || len(u.Movements) != 3 {
 		t.Fatalf("unit %+v", u)
 	}
-	// a new need opens a new request, which the warehouse may reject
-	req2, err := f.inv.RequestRestock(ctx, f.mgrP, models.RestockInput{Lines: []models.RestockLineInput{{Model: "Nokia 105", Quantity: 5}}})
-	if err != nil || req2.ID == req.ID {
+	// a new need joins the open request, which the warehouse may reject
+	req2, err := f.inv.RequestRestock(ctx, f.mgrP, models.RestockInput{Lines: []models.RestockLineInput{{Model: "Nokia 105", Quantity: 5}}, Note: "urgente"})
+	if err != nil || req2.ID != open[0].ID || len(req2.Lines) != 2 {
 		t.Fatalf("second request %+v %v", req2, err)
 	}
+	_, err = f.inv.RequestRestock(ctx, f.mgrP, models.RestockInput{Lines: []models.RestockLineInput{{Model: "Nokia 105", Quantity: 1}},
+		Note: strings.Repeat("n", 1000)})
+	wantErr(t, err, models.KindInvalid, "validation_failed")
 	rej, err := f.inv.RejectRestock(ctx, f.whP, req2.ID, "modelo descontinuado")
 	if err != nil || rej.Status != "rejected" || *rej.RejectReason != "modelo descontinuado" {
 		t.Fatalf("rejected %+v %v", rej, err)

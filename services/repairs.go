@@ -117,6 +117,9 @@ func (s *Repairs) fillView(tx *gorm.DB, r *models.RepairOrder) error {
 		}
 		r.Technician = &name
 	}
+	if r.Swap, err = loadSwap(tx, "s.repair_id = ?", r.ID); err != nil && models.ErrorCode(err) != "not_found" {
+		return err
+	}
 	certs, err := s.certificates(tx, "c.repair_id = ?", r.ID)
 	if err != nil {
 		return err
@@ -357,7 +360,7 @@ func (s *Repairs) snapshot(tx *gorm.DB, rc *repairCtx) (*models.RepairOrder, err
 	if err := s.fillView(tx, &before); err != nil {
 		return nil, err
 	}
-	before.Certificate = nil
+	before.Certificate, before.Swap = nil, nil
 	return &before, nil
 }
 

@@ -99,6 +99,9 @@ func (s *Inventory) RequestRestock(ctx context.Context, p models.Principal, in m
 			if r.Note != nil {
 				note = *r.Note + "\n" + note
 			}
+			if len([]rune(note)) > 1000 {
+				return models.Invalid(models.FieldError{Field: "note", Rule: "max", Message: "the open request's notes would pass 1000 characters"})
+			}
 			if err := tx.Model(r).Updates(map[string]any{"note": note, "version": r.Version + 1, "updated_at": now}).Error; err != nil {
 				return translate(err)
 			}
@@ -146,7 +149,7 @@ func loadRestocks(tx *gorm.DB, where string, args ...any) ([]models.RestockReque
 		RequestID string
 		models.RestockLine
 	}
-	if err := tx.Raw(`SELECT request_id, model, quantity, origin, swap_id FROM restock_lines WHERE request_id IN ? ORDER BY created_at, id`, ids).
+	if err := tx.Raw(`SELECT request_id, model, quantity, origin, swap_id FROM restock_lines WHERE request_id IN ? ORDER BY created_at, model, origin, id`, ids).
 		Scan(&lines).Error; err != nil {
 		return nil, err
 	}
@@ -227,13 +230,14 @@ func lockRestock(tx *gorm.DB, p models.Principal, id string) (*restockRow, error
 }
 
 // FulfilRestock ships units of the warehouse's stock for an open request, fully or in
-// part: each goes in_transit to the centre. Errors: not found, conflict
+// part: each goes in_transit to the centre, and what was not shipped is asked again in
+// the centre's next open request. Errors: not found, conflict
 // (restock_not_open), unprocessable (unit_not_available).
 func (s *Inventory) FulfilRestock(ctx context.Context, p models.Principal, id string, imeis []string) (*models.RestockRequest, error) {
 	if err := authorize(p, actFulfilRestock); err != nil {
 		return nil, err
 	}
-	if err := uniqueIMEIs("imeis", imeis); err != nil {
+	if err := scannedIMEIs(imeis); err != nil {
 		return nil, err
 	}
 	var out *models.RestockRequest
@@ -277,12 +281,46 @@ func (s *Inventory) FulfilRestock(ctx context.Context, p models.Principal, id st
 		if err := tx.Model(r).Updates(map[string]any{"status": models.RestockFulfilled, "fulfilled_at": now, "version": r.Version + 1, "updated_at": now}).Error; err != nil {
 			return err
 		}
+		if err := carryOver(tx, r, now); err != nil {
+			return err
+		}
 		if out, err = loadRestock(tx, r.ID); err != nil {
 			return err
 		}
 		return audit(ctx, tx, p, "restock_fulfil", "restock_request", r.ID, &r.CentreID, before, out)
 	})
 	return out, err
+}
+
+// carryOver asks again, in the centre's next open request, for what a fulfilment did
+// not ship of each model.
+func carryOver(tx *gorm.DB, r *restockRow, now time.Time) error {
+	var short []struct {
+		Model string
+		Short int
+	}
+	err := tx.Raw(`SELECT l.model, sum(l.quantity) - COALESCE((SELECT count(*) FROM restock_units ru JOIN inventory_units u ON u.id = ru.unit_id
+			WHERE ru.request_id = @r AND lower(u.model) = lower(l.model)), 0) AS short
+		FROM restock_lines l WHERE l.request_id = @r GROUP BY l.model HAVING sum(l.quantity) > COALESCE((SELECT count(*) FROM restock_units ru
+			JOIN inventory_units u ON u.id = ru.unit_id WHERE ru.request_id = @r AND lower(u.model) = lower(l.model)), 0)
+		ORDER BY l.model`, map[string]any{"r": r.ID}).Scan(&short).Error
+	if err != nil || len(short) == 0 {
+		return err
+	}
+	c, err := loadCentre(tx, "centres.id = ?", r.CentreID)
+	if err != nil {
+		return err
+	}
+	next, err := openRequest(tx, c, now)
+	if err != nil {
+		return err
+	}
+	for _, l := range short {
+		if err := addLine(tx, next.ID, l.Model, l.Short, "carried_over", nil, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReceiveRestock scans shipped units in at the centre: each goes in_stock. The request is
@@ -292,7 +330,7 @@ func (s *Inventory) ReceiveRestock(ctx context.Context, p models.Principal, id s
 	if err := authorize(p, actReceiveRestock); err != nil {
 		return nil, err
 	}
-	if err := uniqueIMEIs("imeis", imeis); err != nil {
+	if err := scannedIMEIs(imeis); err != nil {
 		return nil, err
 	}
 	var out *models.RestockRequest
@@ -350,6 +388,14 @@ func (s *Inventory) ReceiveRestock(ctx context.Context, p models.Principal, id s
 		return audit(ctx, tx, p, "restock_receive", "restock_request", r.ID, &r.CentreID, before, out)
 	})
 	return out, err
+}
+
+// scannedIMEIs refuses an empty scan and an IMEI scanned twice.
+func scannedIMEIs(imeis []string) error {
+	if len(imeis) == 0 {
+		return models.Invalid(models.FieldError{Field: "imeis", Rule: "min", Message: "scan at least one IMEI"})
+	}
+	return uniqueIMEIs("imeis", imeis)
 }
 
 // RejectRestock refuses an open request with a reason; the centre's next need opens a

@@ -119,33 +119,61 @@ func (s *Inventory) CreateReturn(ctx context.Context, p models.Principal, imeis 
 }
 
 func loadReturn(tx *gorm.DB, id string) (*models.ReturnShipment, error) {
-	var rows []models.ReturnShipment
-	err := tx.Table("return_shipments r").Select(`r.id, r.reference, c.code AS centre_code, w.code AS warehouse_code, r.status,
-			r.dispatched_at, r.dispatched_by, r.received_at, r.version, r.created_at`).
-		Joins("JOIN centres c ON c.id = r.centre_id").Joins("JOIN warehouses w ON w.id = r.warehouse_id").Where("r.id = ?", id).Scan(&rows).Error
+	list, err := loadReturns(tx, []string{id})
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
+	if len(list) == 0 {
 		return nil, models.NotFound("return shipment")
 	}
-	r := &rows[0]
-	if r.DispatchedAt != nil {
-		u := packingListPath(r.ID)
-		r.PackingListURL = &u
+	return &list[0], nil
+}
+
+// loadReturns reads shipments with their items and discrepancies, in the order of ids:
+// three statements whatever their number.
+func loadReturns(tx *gorm.DB, ids []string) ([]models.ReturnShipment, error) {
+	var rows []models.ReturnShipment
+	err := tx.Table("return_shipments r").Select(`r.id, r.reference, c.code AS centre_code, w.code AS warehouse_code, r.status,
+			r.dispatched_at, r.dispatched_by, r.received_at, r.version, r.created_at`).
+		Joins("JOIN centres c ON c.id = r.centre_id").Joins("JOIN warehouses w ON w.id = r.warehouse_id").Where("r.id IN ?", ids).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
-	if err := tx.Raw(`SELECT u.imei, u.brand, u.model, u.state, t.ticket_number, s.reference AS endorsement, s.id AS swap_id
+	byID := map[string]*models.ReturnShipment{}
+	for i := range rows {
+		r := &rows[i]
+		byID[r.ID] = r
+		r.Items, r.Discrepancies = []models.ReturnItem{}, []models.Discrepancy{}
+		r.Missing, r.Unexpected, r.Damaged = []string{}, []string{}, []string{}
+		if r.DispatchedAt != nil {
+			u := packingListPath(r.ID)
+			r.PackingListURL = &u
+		}
+	}
+	var items []struct {
+		ReturnID string
+		models.ReturnItem
+	}
+	if err := tx.Raw(`SELECT ri.return_id, u.imei, u.brand, u.model, u.state, t.ticket_number, s.reference AS endorsement, s.id AS swap_id
 		FROM return_items ri JOIN inventory_units u ON u.id = ri.unit_id LEFT JOIN tickets t ON t.id = u.ticket_id
 		LEFT JOIN LATERAL (SELECT id, reference FROM swaps WHERE faulty_unit_id = u.id ORDER BY created_at DESC LIMIT 1) s ON true
-		WHERE ri.return_id = ? ORDER BY u.imei`, id).Scan(&r.Items).Error; err != nil {
+		WHERE ri.return_id IN ? ORDER BY u.imei`, ids).Scan(&items).Error; err != nil {
 		return nil, err
 	}
-	if err := tx.Raw(`SELECT id, imei, kind, created_at, resolved_at, resolution FROM return_discrepancies WHERE return_id = ?
-		ORDER BY kind, imei`, id).Scan(&r.Discrepancies).Error; err != nil {
+	for _, it := range items {
+		byID[it.ReturnID].Items = append(byID[it.ReturnID].Items, it.ReturnItem)
+	}
+	var ds []struct {
+		ReturnID string
+		models.Discrepancy
+	}
+	if err := tx.Raw(`SELECT return_id, id, imei, kind, created_at, resolved_at, resolution FROM return_discrepancies
+		WHERE return_id IN ? ORDER BY kind, imei`, ids).Scan(&ds).Error; err != nil {
 		return nil, err
 	}
-	r.Missing, r.Unexpected, r.Damaged = []string{}, []string{}, []string{}
-	for _, d := range r.Discrepancies {
+	for _, d := range ds {
+		r := byID[d.ReturnID]
+		r.Discrepancies = append(r.Discrepancies, d.Discrepancy)
 		switch d.Kind {
 		case "missing":
 			r.Missing = append(r.Missing, d.IMEI)
@@ -155,13 +183,13 @@ func loadReturn(tx *gorm.DB, id string) (*models.ReturnShipment, error) {
 			r.Damaged = append(r.Damaged, d.IMEI)
 		}
 	}
-	if r.Items == nil {
-		r.Items = []models.ReturnItem{}
+	out := make([]models.ReturnShipment, 0, len(ids))
+	for _, id := range ids {
+		if r := byID[id]; r != nil {
+			out = append(out, *r)
+		}
 	}
-	if r.Discrepancies == nil {
-		r.Discrepancies = []models.Discrepancy{}
-	}
-	return r, nil
+	return out, nil
 }
 
 func lockReturn(tx *gorm.DB, p models.Principal, id string) (*returnRow, error) {
@@ -354,12 +382,16 @@ func (s *Inventory) ReceiveReturn(ctx context.Context, p models.Principal, id st
 }
 
 // ResolveDiscrepancy closes a discrepancy of a received shipment with a note, from
-// either side. Errors: not found, invalid, conflict (discrepancy_resolved).
-func (s *Inventory) ResolveDiscrepancy(ctx context.Context, p models.Principal, returnID, discrepancyID, note string) (*models.ReturnShipment, error) {
+// either side. A missing unit found at the warehouse after all is received there.
+// Errors: not found, invalid, conflict (discrepancy_resolved).
+func (s *Inventory) ResolveDiscrepancy(ctx context.Context, p models.Principal, returnID, discrepancyID string, in models.ResolveInput) (*models.ReturnShipment, error) {
 	if err := authorize(p, actResolveReturns); err != nil {
 		return nil, err
 	}
-	note = strings.TrimSpace(note)
+	note := strings.TrimSpace(in.Note)
+	if note == "" || len([]rune(note)) > 1000 {
+		return nil, models.Invalid(models.FieldError{Field: "note", Rule: "required", Message: "say what was found or decided, in 1 to 1000 characters"})
+	}
 	var out *models.ReturnShipment
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		r, err := lockReturn(tx, p, returnID)
@@ -380,6 +412,19 @@ func (s *Inventory) ResolveDiscrepancy(ctx context.Context, p models.Principal, 
 		if d[0].ResolvedAt != nil {
 			return models.Errorf(models.KindConflict, "discrepancy_resolved", "the discrepancy of %s was resolved on %s", d[0].IMEI, d[0].ResolvedAt.Format(time.RFC3339))
 		}
+		if in.Found {
+			if d[0].Kind != "missing" {
+				return models.Invalid(models.FieldError{Field: "found", Rule: "missing_only", Message: "only a missing unit can be found"})
+			}
+			units, err := lockUnits(tx, []string{d[0].IMEI})
+			if err != nil {
+				return err
+			}
+			if err := moveUnit(ctx, tx, p, units[d[0].IMEI], move{reason: "return_received", kind: models.UnitFaulty, state: models.UnitReturned,
+				location: models.AtWarehouse, warehouseID: &r.WarehouseID, returnID: &r.ID, note: &note}, s.now(), false); err != nil {
+				return err
+			}
+		}
 		if err := tx.Exec("UPDATE return_discrepancies SET resolved_at = ?, resolved_by = CAST(? AS uuid), resolution = ? WHERE id = ?",
 			s.now(), userOrNil(p), note, discrepancyID).Error; err != nil {
 			return err
@@ -387,7 +432,7 @@ func (s *Inventory) ResolveDiscrepancy(ctx context.Context, p models.Principal, 
 		if out, err = loadReturn(tx, r.ID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, p, "discrepancy_resolve", "return_shipment", r.ID, &r.CentreID, d[0], map[string]any{"resolution": note})
+		return audit(ctx, tx, p, "discrepancy_resolve", "return_shipment", r.ID, &r.CentreID, d[0], map[string]any{"resolution": note, "found": in.Found})
 	})
 	return out, err
 }
@@ -423,14 +468,16 @@ func (s *Inventory) ListReturns(ctx context.Context, p models.Principal, status 
 			ids = ids[:page.limit()]
 			next = encodeCursor(cursor{At: ids[len(ids)-1].CreatedAt, ID: ids[len(ids)-1].ID})
 		}
-		for _, id := range ids {
-			r, err := loadReturn(tx, id.ID)
-			if err != nil {
-				return err
-			}
-			out = append(out, *r)
+		if len(ids) == 0 {
+			return nil
 		}
-		return nil
+		list := make([]string, len(ids))
+		for i, id := range ids {
+			list[i] = id.ID
+		}
+		var err error
+		out, err = loadReturns(tx, list)
+		return err
 	})
 	return out, next, err
 }

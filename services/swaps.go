@@ -207,11 +207,12 @@ const swapColumns = `s.id, s.reference, s.repair_id, t.ticket_number, centres.co
 	fu.model AS faulty_model, bu.imei AS backup_imei, bu.brand AS backup_brand, bu.model AS backup_model, s.status, s.detail,
 	s.requests, s.technician_name AS technician, s.created_at, s.settled_at, s.undone_at, s.undo_reason, s.version`
 
+// loadSwap reads the swap where says; of several, the live one, else the latest.
 func loadSwap(tx *gorm.DB, where string, args ...any) (*models.Swap, error) {
 	var rows []models.Swap
 	err := tx.Table("swaps s").Select(swapColumns).Joins("JOIN tickets t ON t.id = s.ticket_id").Joins("JOIN centres ON centres.id = s.centre_id").
 		Joins("JOIN inventory_units fu ON fu.id = s.faulty_unit_id").Joins("JOIN inventory_units bu ON bu.id = s.backup_unit_id").
-		Where(where, args...).Order("s.created_at DESC").Limit(1).Scan(&rows).Error
+		Where(where, args...).Order("s.status = 'undone', s.created_at DESC, s.id").Limit(1).Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -464,9 +465,11 @@ func stateBeforeSwap(tx *gorm.DB, unitID, swapID string) (*struct {
 	return &rows[0], nil
 }
 
-// Endorsement returns a swap's replacement endorsement as issued. Errors: not found.
+// Endorsement returns a swap's replacement endorsement as issued, to the staff of its
+// centre and the warehouse of its business unit. Errors: not found.
 func (s *Inventory) Endorsement(ctx context.Context, p models.Principal, id string) ([]byte, string, string, error) {
-	if err := authorize(p, actReadRepair); err != nil {
+	// The warehouse checks the endorsements of what comes back in returns.
+	if err := authorize(p, actReadLogistics); err != nil {
 		return nil, "", "", err
 	}
 	if !validUUID(id) {

@@ -247,3 +247,89 @@
     checklist();
   }
 })();
+
+// Scan lists (inventory screens): the scanner types an IMEI into the scan box and
+// presses Enter; the IMEI joins the list below it (a textarea, one IMEI a line, which
+// is what the form sends) and the box is empty for the next one. A read that is not an
+// IMEI, or one already on the list, is said beside the box and left out. The form is
+// sent with its button. Without the script the textarea is the list, and the box's
+// Enter sends the form with the IMEI it holds.
+(function () {
+  'use strict';
+
+  // validIMEI: 15 digits whose last is the Luhn check digit of the first 14.
+  function validIMEI(s) {
+    if (!/^\d{15}$/.test(s)) { return false; }
+    var sum = 0;
+    for (var i = 0; i < 15; i++) {
+      var d = s.charCodeAt(14 - i) - 48;
+      if (i % 2 === 1) {
+        d *= 2;
+        if (d > 9) { d -= 9; }
+      }
+      sum += d;
+    }
+    return sum % 10 === 0;
+  }
+
+  function lines(list) {
+    return list.value.split(/[\s,;]+/).filter(function (v) { return v !== ''; });
+  }
+
+  function setup(box) {
+    var input = box.querySelector('[data-scan-into]');
+    var list = box.querySelector('textarea');
+    var status = box.querySelector('.scan-status');
+    var count = box.querySelector('[data-scan-count]');
+    if (!input || !list) { return; }
+
+    function update() { if (count) { count.textContent = String(lines(list).length); } }
+    function say(attr, imei, bad) {
+      if (!status) { return; }
+      status.textContent = (input.getAttribute(attr) || '').replace('{}', imei);
+      status.classList.toggle('bad', !!bad);
+    }
+    function add() {
+      var v = input.value.replace(/\s+/g, '');
+      if (v === '') { return; }
+      if (!validIMEI(v)) {
+        say('data-msg-invalid', v, true);
+        input.select();
+        return;
+      }
+      var have = lines(list);
+      if (have.indexOf(v) >= 0) {
+        say('data-msg-twice', v, true);
+        input.value = '';
+        return;
+      }
+      have.push(v);
+      list.value = have.join('\n') + '\n';
+      input.value = '';
+      say('data-msg-added', v, false);
+      update();
+    }
+    // The scanner's Enter adds, and never sends the form.
+    input.addEventListener('keydown', function (ev) {
+      if (ev.key !== 'Enter') { return; }
+      ev.preventDefault();
+      add();
+    });
+    input.addEventListener('keypress', function (ev) {
+      if (ev.key === 'Enter') { ev.preventDefault(); }
+    });
+    list.addEventListener('input', update);
+    update();
+  }
+
+  function start() {
+    var boxes = document.querySelectorAll('[data-scan-list]');
+    for (var i = 0; i < boxes.length; i++) { setup(boxes[i]); }
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();
