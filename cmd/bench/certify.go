@@ -141,14 +141,45 @@ type repairSeeder struct {
 	tests   []string
 	r       *mrand.Rand
 	run     string
+	prefix  string // of the ticket numbers; "CRT" when empty
+	perDay  int    // orders a day at a centre; 0: a whole day of slots, 47 × 100
 	seq     int
 	nextDay map[string]int // per centre, days before today of its next seed
+}
+
+// handset is a customer's device as a ticket names it.
+type handset struct{ imei, brand, model string }
+
+// seededOrder is one repair order the seeder wrote, with what a swap of it needs.
+type seededOrder struct {
+	id, ticketID, tech pgtype.UUID
+	handset
+	msisdn    string
+	checkedIn time.Time
 }
 
 // seed writes n repair orders at a centre, worked by the given technicians, and returns
 // their ids in random order. Each call takes whole days of slots of its own, before
 // those of the calls before it.
 func (s *repairSeeder) seed(ctx context.Context, centre string, techs []string, n int) ([]string, error) {
+	orders, err := s.seedOrders(ctx, centre, techs, n, nil)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(orders))
+	for i, o := range orders {
+		ids[i] = o.id.String()
+	}
+	s.r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	return ids, nil
+}
+
+// seedOrders is seed returning the orders oldest first. With handsets (one per order),
+// the tickets name those devices, and the orders receive them, instead of random ones.
+func (s *repairSeeder) seedOrders(ctx context.Context, centre string, techs []string, n int, handsets []handset) ([]seededOrder, error) {
+	if handsets != nil && len(handsets) != n {
+		return nil, fmt.Errorf("%d handsets for %d repair orders", len(handsets), n)
+	}
 	conn, err := pgx.Connect(ctx, s.url)
 	if err != nil {
 		return nil, err
@@ -181,7 +212,14 @@ func (s *repairSeeder) seed(ctx context.Context, centre string, techs []string, 
 	if s.nextDay[centre] == 0 {
 		s.nextDay[centre] = 1
 	}
-	perDay := certifySlotsPerDay * certifyCounters
+	perDay := s.perDay
+	if perDay <= 0 {
+		perDay = certifySlotsPerDay * certifyCounters
+	}
+	prefix := s.prefix
+	if prefix == "" {
+		prefix = "CRT"
+	}
 	days := (n + perDay - 1) / perDay
 	y, m, d := time.Now().In(loc).Date()
 	first := s.nextDay[centre] + days - 1 // the earliest day, filled first
@@ -189,19 +227,23 @@ func (s *repairSeeder) seed(ctx context.Context, centre string, techs []string, 
 
 	r := s.r
 	var tickets, appts, slots, repairs, tests [][]any
-	ids := make([]string, 0, n)
+	orders := make([]seededOrder, 0, n)
 	for i := range n {
 		day, place := i/perDay, i%perDay
 		slotIdx := place / certifyCounters
 		start := time.Date(y, m, d-first+day, slotIdx*slotMinutes/60, slotIdx*slotMinutes%60, 0, 0, loc)
 		end := start.Add(slotMinutes * time.Minute)
 		if place%certifyCounters == 0 {
-			slots = append(slots, []any{centreID, start, end, certifyCounters, min(certifyCounters, n-i)})
+			slots = append(slots, []any{centreID, start, end, certifyCounters, min(certifyCounters, perDay-place, n-i)})
 		}
 		s.seq++
 		tid, aid, rid := newUUID(), newUUID(), newUUID()
 		reported := start.Add(-time.Duration(2+r.IntN(18)) * time.Hour)
-		ticket := ticketRow(r, tid, fmt.Sprintf("CRT-%s-%07d", s.run, s.seq), "in_service", reported, centreID, nil, nil, nil, nil, nil)
+		ticket := ticketRow(r, tid, fmt.Sprintf("%s-%s-%07d", prefix, s.run, s.seq), "in_service", reported, centreID, nil, nil, nil, nil, nil)
+		if handsets != nil {
+			h := handsets[i]
+			ticket[13], ticket[14], ticket[15] = h.imei, h.brand, h.model
+		}
 		// Referred, booked and checked in: version 3, as the API leaves a ticket.
 		tickets = append(tickets, append(ticket, 3))
 		checkedIn := start.Add(time.Duration(r.IntN(20)) * time.Minute)
@@ -215,7 +257,8 @@ func (s *repairSeeder) seed(ctx context.Context, centre string, techs []string, 
 		for _, code := range s.tests {
 			tests = append(tests, []any{rid, code, "pass", "", tech, worked})
 		}
-		ids = append(ids, rid.String())
+		orders = append(orders, seededOrder{id: rid, ticketID: tid, tech: tech, msisdn: ticket[12].(string), checkedIn: checkedIn,
+			handset: handset{imei: ticket[13].(string), brand: ticket[14].(string), model: ticket[15].(string)}})
 	}
 	copies := []struct {
 		table string
@@ -240,8 +283,7 @@ func (s *repairSeeder) seed(ctx context.Context, centre string, techs []string, 
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE tickets, slots, appointments, repair_orders, repair_tests"); err != nil {
 		return nil, err
 	}
-	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	return ids, nil
+	return orders, nil
 }
 
 // waitSampler samples, every 100 ms, what the backends of a database are doing:
@@ -1015,22 +1057,28 @@ func (res *certifyResult) storedOK() bool {
 
 // scanLog counts the errors and warnings the server logged.
 func (res *certifyResult) scanLog(path string) {
+	res.logErrors, res.logSample = scanServerLog(path)
+}
+
+// scanServerLog counts the errors and warnings in a server's log, and returns the first.
+func scanServerLog(path string) (n int, sample string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return
+		return 0, ""
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") ||
 			strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
-			res.logErrors++
-			if res.logSample == "" {
-				res.logSample = line
-				if len(res.logSample) > 300 {
-					res.logSample = res.logSample[:300]
+			n++
+			if sample == "" {
+				sample = line
+				if len(sample) > 300 {
+					sample = sample[:300]
 				}
 			}
 		}
 	}
+	return n, sample
 }
 
 // latencyP95Summary is "p50 …, p95 …, p99 …, max …" of sorted latencies.

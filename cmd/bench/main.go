@@ -6,7 +6,9 @@
 //	go run ./cmd/bench availability   # 14 days of availability at a centre with 10,000 appointments
 //	go run ./cmd/bench callbacks      # CSM callbacks: drain 100,000 queued events; commit-to-delivery latency
 //	go run ./cmd/bench certify        # certifying repairs, 16 technicians at one centre, then at 8; ratio to pgbench -c 16
-//	go run ./cmd/bench all            # the five, one after another, on one cluster
+//	go run ./cmd/bench stock          # the stock view of a centre with 10,000 units and 100,000 movements
+//	go run ./cmd/bench swap           # swaps, 16 technicians at one centre, then at 8; ratio to pgbench -c 16
+//	go run ./cmd/bench all            # the seven, one after another, on one cluster
 //
 // Flags go before or after the scenario. It starts one durable embedded cluster in a
 // temporary directory, runs pgbench there first where the scenario has a baseline, then
@@ -58,6 +60,8 @@ type options struct {
 	events       int // callbacks: events queued for the drain
 	perTicket    int // callbacks: events per ticket in the drain
 	samples      int // callbacks: latency samples of each method
+	units        int // stock: units of the measured centre (and of each other centre)
+	movements    int // stock: movements of those units
 }
 
 // scenario is one benchmark of the tool.
@@ -74,25 +78,29 @@ var scenarios = []scenario{
 	{"availability", 4, false, runAvailability},
 	{"callbacks", 4, false, runCallbacks},
 	{"certify", 16, true, runCertify},
+	{"stock", 4, false, runStock},
+	{"swap", 16, true, runSwap},
 }
 
 func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each timed phase (pgbench run, service load)")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "service load before measuring starts (not counted)")
-	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4, callbacks 4 for its set-up referrals, certify 16 technicians)")
+	flag.IntVar(&o.clients, "clients", 0, "concurrent clients (default: referrals 16, booking 64, availability 4, callbacks 4 for its set-up referrals, certify 16 technicians, stock 4, swap 16 technicians)")
 	flag.IntVar(&o.scale, "scale", 16, "pgbench scale factor (pgbench -i -s)")
 	flag.IntVar(&o.jobs, "pgbench-jobs", 2, "pgbench worker threads (pgbench -j)")
 	flag.StringVar(&o.server, "server", "", "a server binary already built from ./cmd/server (default: build one)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (cluster, server logs) for inspection")
 	flag.IntVar(&o.counters, "counters", 0, "booking: counters of the measured centre, 1-100 (default: sized from the warm-up so that about half the requests find their slot full)")
-	flag.IntVar(&o.requests, "requests", 2000, "availability: measured requests in each phase (sequential, concurrent)")
+	flag.IntVar(&o.requests, "requests", 2000, "availability, stock: measured requests in each phase (sequential, concurrent)")
 	flag.IntVar(&o.appointments, "appointments", 10000, "availability: past and future appointments at the centre")
 	flag.IntVar(&o.events, "events", 100000, "callbacks: events queued in the database before the deliverer starts")
 	flag.IntVar(&o.perTicket, "events-per-ticket", 10, "callbacks: events of each ticket in the queue (tickets = events ÷ this)")
 	flag.IntVar(&o.samples, "samples", 500, "callbacks: latency samples with an idle queue, for each of the two methods (SQL commit, API booking)")
+	flag.IntVar(&o.units, "units", 10000, "stock: units of the measured centre, and of each of the five others")
+	flag.IntVar(&o.movements, "movements", 100000, "stock: movements of the measured centre's units (about; each other centre's too)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|callbacks|certify|all] [flags]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags] [referrals|booking|availability|callbacks|certify|stock|swap|all] [flags]\n")
 		flag.PrintDefaults()
 	}
 	// The scenario may come before or after the flags.
@@ -115,12 +123,12 @@ func main() {
 		}
 	}
 	if len(run) == 0 {
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability, callbacks, certify or all)\n", name)
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (referrals, booking, availability, callbacks, certify, stock, swap or all)\n", name)
 		os.Exit(2)
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.clients < 0 || o.scale < 1 || o.jobs < 1 || o.counters < 0 || o.counters > 100 ||
-		o.requests < 1 || o.appointments < 0 || o.events < 1 || o.perTicket < 1 || o.samples < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 0 (0: the scenario default), -scale >= 1, -pgbench-jobs >= 1, -counters 1-100, -requests >= 1, -appointments >= 0, -events >= 1, -events-per-ticket >= 1, -samples >= 1")
+		o.requests < 1 || o.appointments < 0 || o.events < 1 || o.perTicket < 1 || o.samples < 1 || o.units < 100 || o.movements < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -duration > 0, -warmup >= 0, -clients >= 0 (0: the scenario default), -scale >= 1, -pgbench-jobs >= 1, -counters 1-100, -requests >= 1, -appointments >= 0, -events >= 1, -events-per-ticket >= 1, -samples >= 1, -units >= 100, -movements >= 0")
 		os.Exit(2)
 	}
 	for _, s := range run {
