@@ -31,6 +31,10 @@ CREATE TABLE inventory_units (
 );
 CREATE INDEX inventory_units_centre ON inventory_units(centre_id, kind, state, model) WHERE centre_id IS NOT NULL;
 CREATE INDEX inventory_units_warehouse ON inventory_units(warehouse_id, kind, state, model) WHERE warehouse_id IS NOT NULL;
+-- A swap by model takes the oldest backup device in stock: this index hands it over
+-- without reading the shelf.
+CREATE INDEX inventory_units_pick ON inventory_units(centre_id, lower(model), created_at, imei)
+    WHERE kind = 'backup' AND state = 'in_stock';
 
 CREATE TABLE swaps (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -63,6 +67,7 @@ CREATE TABLE swaps (
 CREATE UNIQUE INDEX swaps_one_per_backup ON swaps(backup_unit_id) WHERE status <> 'undone';
 CREATE UNIQUE INDEX swaps_one_per_repair ON swaps(repair_id) WHERE status <> 'undone';
 CREATE INDEX swaps_centre ON swaps(centre_id, created_at);
+CREATE INDEX swaps_live_centre ON swaps(centre_id) WHERE status <> 'undone';
 
 CREATE TABLE return_shipments (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -348,13 +348,13 @@ func (s *Inventory) Stock(ctx context.Context, p models.Principal, code string) 
 		if err != nil {
 			return err
 		}
+		// Only shipments still open and live swaps: the centre's history must not make
+		// its stock slower to read.
 		return tx.Raw(`SELECT
-				count(*) FILTER (WHERE u.kind = 'faulty' AND u.state = 'received' AND u.centre_id = @c) AS faulty_received,
-				(SELECT count(*) FROM return_items ri JOIN return_shipments r ON r.id = ri.return_id
-					JOIN inventory_units fu ON fu.id = ri.unit_id WHERE r.centre_id = @c AND fu.state = 'in_return') AS faulty_in_return,
-				(SELECT count(*) FROM swaps s JOIN inventory_units bu ON bu.id = s.backup_unit_id
-					WHERE s.centre_id = @c AND s.status <> 'undone' AND bu.state = 'assigned') AS assigned
-			FROM inventory_units u WHERE u.centre_id = @c AND u.kind = 'faulty'`, map[string]any{"c": ids[0]}).Row().
+				(SELECT count(*) FROM inventory_units WHERE centre_id = @c AND kind = 'faulty' AND state = 'received') AS faulty_received,
+				(SELECT count(*) FROM return_shipments r JOIN return_items ri ON ri.return_id = r.id JOIN inventory_units fu ON fu.id = ri.unit_id
+					WHERE r.centre_id = @c AND r.status IN ('dispatched', 'received_with_discrepancies') AND fu.state = 'in_return') AS faulty_in_return,
+				(SELECT count(*) FROM swaps WHERE centre_id = @c AND status <> 'undone') AS assigned`, map[string]any{"c": ids[0]}).Row().
 			Scan(&out.FaultyReceived, &out.FaultyInReturn, &out.Assigned)
 	})
 	return out, err
@@ -364,13 +364,15 @@ func (s *Inventory) Stock(ctx context.Context, p models.Principal, code string) 
 // with what is on the way and requested, against the minimums.
 func modelStock(tx *gorm.DB, centreID, model string) ([]models.ModelStock, error) {
 	var rows []models.ModelStock
+	// The model filter sits in each part, so that a swap's top-up reads one model's rows.
 	err := tx.Raw(`WITH units AS (
 			SELECT model, count(*) FILTER (WHERE state = 'in_stock') AS in_stock, count(*) FILTER (WHERE state = 'in_transit') AS in_transit
-			FROM inventory_units WHERE centre_id = @c AND kind = 'backup' AND state IN ('in_stock', 'in_transit') GROUP BY model),
+			FROM inventory_units WHERE centre_id = @c AND kind = 'backup' AND state IN ('in_stock', 'in_transit')
+				AND (@model = '' OR model = @model) GROUP BY model),
 		requested AS (
 			SELECT l.model, sum(l.quantity) AS requested FROM restock_lines l JOIN restock_requests r ON r.id = l.request_id
-			WHERE r.centre_id = @c AND r.status = 'open' GROUP BY l.model),
-		minimum AS (SELECT model, quantity FROM centre_min_stock WHERE centre_id = @c),
+			WHERE r.centre_id = @c AND r.status = 'open' AND (@model = '' OR l.model = @model) GROUP BY l.model),
+		minimum AS (SELECT model, quantity FROM centre_min_stock WHERE centre_id = @c AND (@model = '' OR model = @model)),
 		models AS (SELECT model FROM units UNION SELECT model FROM requested UNION SELECT model FROM minimum)
 		SELECT m.model, COALESCE(u.in_stock, 0) AS in_stock, COALESCE(u.in_transit, 0) AS in_transit,
 			COALESCE(q.requested, 0) AS requested, COALESCE(mi.quantity, 0) AS minimum,

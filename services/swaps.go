@@ -102,13 +102,15 @@ func (s *Inventory) Swap(ctx context.Context, p models.Principal, repairID strin
 		if _, err := RecordEvent(tx, rc.ticket, models.EventSwapServiceChangeReqstd, serviceChangeEvent(rc.centre.Code, &sw, faulty, backup)); err != nil {
 			return err
 		}
-		if err := s.restockAfterSwap(tx, rc.centre, backup.Model, sw.ID, now); err != nil {
-			return err
-		}
 		if out, err = loadSwap(tx, "s.id = ?", sw.ID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, p, "swap", "swap", sw.ID, &rc.centre.ID, nil, out)
+		if err := audit(ctx, tx, p, "swap", "swap", sw.ID, &rc.centre.ID, nil, out); err != nil {
+			return err
+		}
+		// Last: the centre's open request stays locked until commit, and the centre's
+		// swaps queue on it.
+		return s.restockAfterSwap(tx, rc.centre, backup.Model, sw.ID, now)
 	})
 	return out, err
 }
@@ -138,7 +140,7 @@ func pickBackup(tx *gorm.DB, rc *repairCtx, in models.SwapInput) (*unitRow, erro
 		model = rc.ticket.Device.Model
 	}
 	err := tx.Raw(`SELECT * FROM inventory_units WHERE centre_id = ? AND kind = 'backup' AND state = 'in_stock' AND lower(model) = lower(?)
-		ORDER BY created_at, imei LIMIT 1 FOR UPDATE SKIP LOCKED`, rc.centre.ID, model).Scan(&units).Error
+		ORDER BY lower(model), created_at, imei LIMIT 1 FOR UPDATE SKIP LOCKED`, rc.centre.ID, model).Scan(&units).Error
 	if err != nil {
 		return nil, err
 	}
