@@ -3,28 +3,15 @@ package api_test
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"centros/models"
 )
 
-// testIMEI makes the n-th valid IMEI of a series: 14 digits and the Luhn check digit.
-func testIMEI(series, n int) string {
-	body := fmt.Sprintf("35%06d%06d", series, n)
-	sum := 0
-	for i := 0; i < 14; i++ {
-		d := int(body[13-i] - '0')
-		if i%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + strconv.Itoa((10-sum%10)%10)
-}
+// testIMEI makes the n-th valid IMEI of a series.
+func testIMEI(series, n int) string { return models.IMEI(fmt.Sprintf("35%06d%06d", series, n)) }
 
 // registerUnits registers backup devices at a location as admin and returns their IMEIs.
 func (e *testEnv) registerUnits(location, model string, series, from, n int) []string {

@@ -11,24 +11,29 @@ func ValidIMEI(s string) bool {
 	if len(s) != 15 {
 		return false
 	}
-	sum := 0
 	for i := 0; i < 15; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
-		d := int(c - '0')
-		// Luhn doubles every second digit counting from the right; in a 15-digit number
+	}
+	return IMEI(s[:14]) == s
+}
+
+// IMEI completes the 14 digits of a handset's body with their Luhn check digit.
+func IMEI(body string) string {
+	sum := 0
+	for i := 0; i < 14; i++ {
+		d := int(body[i] - '0')
+		// Luhn doubles every second digit counting from the check digit; in the body
 		// those are the digits at odd positions counting from zero on the left.
 		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
+			if d *= 2; d > 9 {
 				d -= 9
 			}
 		}
 		sum += d
 	}
-	return sum%10 == 0
+	return body + string(rune('0'+(10-sum%10)%10))
 }
 
 // Venezuelan mobile prefixes (Movilnet 416/426, Movistar 414/424, Digitel 412/422).

@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,6 +35,28 @@ func TestValidIMEI(t *testing.T) {
 				t.Fatalf("ValidIMEI(%q) = %v, want %v", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// IMEI completes a body with the check digit ValidIMEI expects, for every last digit.
+func TestIMEICheckDigit(t *testing.T) {
+	for body, want := range map[string]string{"35693803564380": "356938035643809", "49015420323751": "490154203237518",
+		"35391805241304": "353918052413040"} {
+		if got := models.IMEI(body); got != want {
+			t.Errorf("IMEI(%s) = %s, want %s", body, got, want)
+		}
+	}
+	for n := range 1000 {
+		body := fmt.Sprintf("35000000%06d", n)
+		good := models.IMEI(body)
+		if !models.ValidIMEI(good) {
+			t.Fatalf("%s is not valid", good)
+		}
+		for d := byte('0'); d <= '9'; d++ {
+			if d != good[14] && models.ValidIMEI(body+string(d)) {
+				t.Fatalf("%s%c passes with the wrong check digit", body, d)
+			}
+		}
 	}
 }
 

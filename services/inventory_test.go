@@ -44,22 +44,8 @@ func slotN(i int) time.Time {
 	return slot
 }
 
-// imei makes the n-th valid IMEI of a series: 14 digits and the Luhn check digit.
-func imei(series, n int) string {
-	body := fmt.Sprintf("35%06d%06d", series, n)
-	sum := 0
-	for i := 0; i < 14; i++ {
-		d := int(body[13-i] - '0')
-		if i%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + strconv.Itoa((10-sum%10)%10)
-}
+// imei makes the n-th valid IMEI of a series.
+func imei(series, n int) string { return models.IMEI(fmt.Sprintf("35%06d%06d", series, n)) }
 
 // stock registers n backup devices of model at location, as admin, and returns their IMEIs.
 func (f *ifx) stock(t *testing.T, location, model string, n int) []string {

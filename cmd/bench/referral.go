@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"centros/models"
 )
 
 // referral is the body of POST /api/v1/csm/tickets (CSM-CONTRACT.md).
@@ -117,20 +119,7 @@ func (g *referralGen) next() []byte {
 
 // imei returns the 15-digit IMEI of a type allocation code and serial, with its Luhn
 // check digit.
-func imei(tac string, serial int) string {
-	body := fmt.Sprintf("%s%06d", tac, serial)
-	sum := 0
-	for i := 0; i < 14; i++ {
-		d := int(body[i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + fmt.Sprint((10-sum%10)%10)
-}
+func imei(tac string, serial int) string { return models.IMEI(fmt.Sprintf("%s%06d", tac, serial)) }
 
 func ascii(s string) string {
 	return strings.ToLower(strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ñ", "n").Replace(s))
