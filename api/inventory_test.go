@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"centros/models"
+
+	"centros/pdf/pdftest"
 )
 
 // testIMEI makes the n-th valid IMEI of a series.
@@ -104,7 +106,7 @@ func TestInventoryAPI(t *testing.T) {
 	if pdf.Status != http.StatusOK || pdf.Header.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("endorsement %d", pdf.Status)
 	}
-	if text := pdfText(t, pdf.Body); !strings.Contains(text, good) || !strings.Contains(text, aptIMEI) || !strings.Contains(text, "INV-API-0001") {
+	if text := pdftest.Words(t, pdf.Body); !strings.Contains(text, good) || !strings.Contains(text, aptIMEI) || !strings.Contains(text, "INV-API-0001") {
 		t.Fatalf("endorsement text %s", text)
 	}
 	wantProblem(t, e.do(http.MethodGet, str(sw["endorsement_url"]), e.token(emailCounter2), nil), http.StatusNotFound, "not_found")
@@ -143,7 +145,7 @@ func TestInventoryAPI(t *testing.T) {
 	retID := str(ret["id"])
 	ret = wantStatus(t, e.do(http.MethodPost, "/api/v1/returns/"+retID+"/dispatch", mgr, nil), http.StatusOK)
 	pl := e.do(http.MethodGet, str(ret["packing_list_url"]), wh, nil)
-	if pl.Status != http.StatusOK || !strings.Contains(pdfText(t, pl.Body), aptIMEI) {
+	if pl.Status != http.StatusOK || !strings.Contains(pdftest.Words(t, pl.Body), aptIMEI) {
 		t.Fatalf("packing list %d", pl.Status)
 	}
 	stranger := testIMEI(31, 1)

@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"centros/pdf/pdftest"
 )
 
 // repairAt refers number to CCS-01 (reported at 06:00 that day), books it at start,
@@ -132,7 +131,7 @@ func TestRepairAPI(t *testing.T) {
 	}
 	wantProblem(t, e.do(http.MethodGet, pdfPath, e.token(emailCounter2), nil), http.StatusNotFound, "not_found")
 	wantProblem(t, e.do(http.MethodGet, "/api/v1/certificates/"+num, counter, nil), http.StatusNotFound, "not_found")
-	text := pdfText(t, first.Body)
+	text := pdftest.Words(t, first.Body)
 	for _, want := range []string{num, number, "Transportes Ávila C.A.", "María Pérez", "+584161234567", aptIMEI, "Samsung", "SM-A155M",
 		"Sin señal desde ayer", "Antena desconectada tras una caída", "Reparación de antena", "Se ajustó la carcasa", "Registro en la red y señal",
 		str(cert["technician"]), "Firma del técnico", "Firma del cliente", "http://example.test/verify/" + str(cert["verification_code"])} {
@@ -153,24 +152,6 @@ func TestRepairAPI(t *testing.T) {
 	if r := wantStatus(t, e.do(http.MethodGet, "/api/v1/repairs/"+id, tech, nil), http.StatusOK); r["status"] != "open" {
 		t.Fatalf("after void the repair is %v", r["status"])
 	}
-}
-
-// pdfText is the text pdftotext reads from a PDF, with its whitespace collapsed.
-func pdfText(t *testing.T, body []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatal("pdftotext is missing: install Debian's poppler-utils (.ci/run does)")
-	}
-	in := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(in, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", in, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
 }
 
 func TestRepairAPIBadInput(t *testing.T) {

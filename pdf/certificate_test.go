@@ -16,6 +16,8 @@ import (
 
 	"github.com/jung-kurt/gofpdf"
 	"github.com/skip2/go-qrcode"
+
+	"centros/pdf/pdftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -136,24 +138,6 @@ func render(t testing.TB, c Certificate) []byte {
 	return out
 }
 
-// pdfText returns pdftotext's layout rendering of doc; pages end in "\f".
-func pdfText(t testing.TB, doc []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatal("pdftotext not found: install poppler-utils (apt-get install poppler-utils)")
-	}
-	path := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
-
 // pageCount asks pdfinfo when it is there and otherwise counts pdftotext's page breaks.
 func pageCount(t testing.TB, doc []byte) int {
 	t.Helper()
@@ -173,7 +157,7 @@ func pageCount(t testing.TB, doc []byte) int {
 		n, _ := strconv.Atoi(string(m[1]))
 		return n
 	}
-	return strings.Count(pdfText(t, doc), "\f")
+	return strings.Count(pdftest.Layout(t, doc), "\f")
 }
 
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -262,7 +246,7 @@ func TestRenderCertificateSpanish(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := render(t, tc.cert)
-			text := pdfText(t, doc)
+			text := pdftest.Layout(t, doc)
 			assertContains(t, text, certValues(tc.cert)...)
 			assertContains(t, text, esLabels...)
 			assertContains(t, text, tc.want...)
@@ -282,7 +266,7 @@ func TestRenderCertificateSpanish(t *testing.T) {
 func TestRenderCertificateEnglish(t *testing.T) {
 	c := repairedEN(t)
 	doc := render(t, c)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, certValues(c)...)
 	assertContains(t, text,
 		"Repair certificate", "Certificate No.", "Issued", "Ticket", "Line",
@@ -349,7 +333,7 @@ func TestRenderCertificateLongContent(t *testing.T) {
 	if n := pageCount(t, doc); n < 2 {
 		t.Fatalf("long certificate has %d page(s), want more than 1", n)
 	}
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	if n := strings.Count(text, "\f"); n < 2 {
 		t.Errorf("pdftotext shows %d pages, want more than 1", n)
 	}
@@ -372,7 +356,7 @@ func TestRenderCertificateOversizedValues(t *testing.T) {
 	c.CorrectiveActions = []string{word}
 	c.FaultDescription = strings.Repeat("línea\n", 120)
 	doc := render(t, c)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, c.VerificationCode, "Firma del técnico")
 	if n := pageCount(t, doc); n < 3 {
 		t.Errorf("oversized certificate has %d page(s), want at least 3", n)
@@ -381,7 +365,7 @@ func TestRenderCertificateOversizedValues(t *testing.T) {
 
 func TestRenderCertificateEmpty(t *testing.T) {
 	doc := render(t, Certificate{})
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, "Certificado de reparación", "—", "Firma del cliente")
 	if strings.Count(text, "—") < 15 {
 		t.Errorf("empty certificate shows %d dashes, want one per empty field:\n%s", strings.Count(text, "—"), text)
@@ -392,7 +376,7 @@ func TestRenderCertificateUnsupportedCharacters(t *testing.T) {
 	c := repairedES(t)
 	c.CustomerContact = "Łukasz Wałęsa 😀"
 	c.Diagnosis = "Señal → estable; ﬁltro OK"
-	text := pdfText(t, render(t, c))
+	text := pdftest.Layout(t, render(t, c))
 	assertContains(t, text, "Lukasz Walesa ?", "Señal ? estable; filtro OK")
 }
 

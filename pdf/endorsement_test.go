@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"centros/pdf/pdftest"
 )
 
 func endorsementES(t testing.TB) Endorsement {
@@ -59,7 +61,7 @@ func endorsementValues(e Endorsement) []string {
 func TestRenderEndorsementSpanish(t *testing.T) {
 	e := endorsementES(t)
 	doc := renderEndorsement(t, e)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, endorsementValues(e)...)
 	assertContains(t, text,
 		"Aval de reemplazo de equipo", "Aval N.º", "Emitido", "14/03/2026 10:30 (America/Caracas)",
@@ -79,7 +81,7 @@ func TestRenderEndorsementSpanish(t *testing.T) {
 func TestRenderEndorsementEnglish(t *testing.T) {
 	e := endorsementEN(t)
 	doc := renderEndorsement(t, e)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, endorsementValues(e)...)
 	assertContains(t, text,
 		"Replacement endorsement", "Endorsement No.", "Issued", "2026-11-02 17:05 (America/Caracas)",
@@ -126,7 +128,7 @@ func TestRenderEndorsementSize(t *testing.T) {
 
 func TestRenderEndorsementEmpty(t *testing.T) {
 	doc := renderEndorsement(t, Endorsement{})
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, "Aval de reemplazo de equipo", "Equipo de respaldo entregado",
 		"La línea — del cliente — fue trasladada", "Firma del técnico", "Firma del cliente")
 	// Reference, date, ticket, line, 3 customer fields, 6 device fields,
@@ -144,7 +146,7 @@ func TestRenderEndorsementLongFault(t *testing.T) {
 	e.CustomerCompany = strings.Repeat("X", 300) // no spaces: must still break
 	e.FaultDescription = strings.Repeat("El equipo se reinicia al recibir llamadas. ", 200)
 	doc := renderEndorsement(t, e)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, "Firma del cliente", "Técnico María Fernanda Núñez", "Página 2 de")
 }
 

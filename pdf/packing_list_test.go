@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"centros/pdf/pdftest"
 )
 
 var packingModels = []Device{
@@ -125,7 +127,7 @@ var (
 func TestRenderPackingListSpanish(t *testing.T) {
 	p := packingES(t, 8)
 	doc := renderPacking(t, p)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContainsWrapped(t, text, packingValues(p)...)
 	assertContains(t, text,
 		"Lista de empaque — Devolución de equipos DEV-CCS-01-000123", // the footer, on one line
@@ -146,7 +148,7 @@ func TestRenderPackingListSpanish(t *testing.T) {
 func TestRenderPackingListEnglish(t *testing.T) {
 	p := packingEN(t, 8)
 	doc := renderPacking(t, p)
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContainsWrapped(t, text, packingValues(p)...)
 	assertContains(t, text,
 		"Packing list — Return shipment DEV-CCS-01-000124",
@@ -174,7 +176,7 @@ func TestRenderPackingListPaginates(t *testing.T) {
 	if pages < 2 {
 		t.Fatalf("150 units fit on %d page, want more", pages)
 	}
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContainsWrapped(t, text, packingValues(p)...)
 	assertContains(t, text, "Total de equipos: 150", "Recibido por (almacén)",
 		fmt.Sprintf("Página %d de %d", pages, pages))
@@ -235,7 +237,7 @@ func TestRenderPackingListSize(t *testing.T) {
 
 func TestRenderPackingListEmpty(t *testing.T) {
 	doc := renderPacking(t, PackingList{})
-	text := pdfText(t, doc)
+	text := pdftest.Layout(t, doc)
 	assertContains(t, text, "Lista de empaque", "Equipos en la caja", "Total de equipos: 0",
 		"Entregado por (centro)", "Recibido por (almacén)")
 	// Reference, date, 3 centre fields, 2 warehouse fields, no items,
@@ -251,7 +253,7 @@ func TestRenderPackingListEmpty(t *testing.T) {
 func TestRenderPackingListEmptyFields(t *testing.T) {
 	p := packingES(t, 1)
 	p.Items[0] = PackingItem{IMEI: "356938035643809"}
-	text := pdfText(t, renderPacking(t, p))
+	text := pdftest.Layout(t, renderPacking(t, p))
 	if !regexp.MustCompile(`(?m)^\s*1\s+356938035643809\s+—\s+—\s+—\s+—\s*$`).MatchString(text) {
 		t.Errorf("a unit with only an IMEI should print dashes in the other columns:\n%s", text)
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +13,8 @@ import (
 
 	"centros/models"
 	"centros/services"
+
+	"centros/pdf/pdftest"
 )
 
 // ifx is the inventory fixture: the bench fixture with a warehouse account and the
@@ -252,7 +252,7 @@ func TestSwap(t *testing.T) {
 	if err != nil || ref != sw.Reference || len(sum) != 64 {
 		t.Fatal(err)
 	}
-	text := pdfText(t, body)
+	text := pdftest.Words(t, body)
 	for _, want := range []string{sw.Reference, number, units[1], ticketIMEI, "Moto G24", "SM-A155M", "Transportes Ávila C.A.", "+584161234567", "Firma del cliente"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the endorsement does not show %q", want)
@@ -267,31 +267,13 @@ func TestSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _, _ = f.repairs.CertificatePDF(ctx, f.techP, cert.Number)
-	if text := pdfText(t, body); !strings.Contains(text, units[1]) || !strings.Contains(text, "Reemplazado por equipo de respaldo") {
+	if text := pdftest.Words(t, body); !strings.Contains(text, units[1]) || !strings.Contains(text, "Reemplazado por equipo de respaldo") {
 		t.Fatalf("the certificate does not show the backup device: %s", text)
 	}
 	if tk := f.getTicket(t, number); tk.Swap == nil || tk.Swap.ID != sw.ID || *tk.Outcome != "swapped" {
 		t.Fatalf("ticket's swap %+v", tk.Swap)
 	}
 	f.ledgerHolds(t)
-}
-
-// pdfText is what pdftotext reads from a PDF, whitespace collapsed.
-func pdfText(t *testing.T, body []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatal("pdftotext is missing: install Debian's poppler-utils (.ci/run does)")
-	}
-	in := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(in, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", in, "-").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
 }
 
 // Twenty technicians swap at once for five units of the model: five get one each, the
@@ -457,7 +439,7 @@ func TestReturnShipment(t *testing.T) {
 	if err != nil || ref != ret.Reference {
 		t.Fatal(err)
 	}
-	text := pdfText(t, body)
+	text := pdftest.Words(t, body)
 	for _, want := range []string{ret.Reference, faulty[0], faulty[1], "CSM-2026-0082000", *ret.Items[0].Endorsement, "Total de equipos: 2"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the packing list does not show %q", want)
