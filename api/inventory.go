@@ -67,12 +67,8 @@ func (s *Server) undoSwap(c *gin.Context) {
 }
 
 func (s *Server) endorsementPDF(c *gin.Context) {
-	body, sum, ref, err := s.inventory.Endorsement(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	sendPDF(c, body, sum, ref+".pdf")
+	doc, err := s.inventory.Endorsement(c.Request.Context(), principal(c), c.Param("id"))
+	s.sendPDF(c, doc, err)
 }
 
 func (s *Server) serviceChange(c *gin.Context) {
@@ -123,12 +119,8 @@ func (s *Server) dispatchReturn(c *gin.Context) {
 }
 
 func (s *Server) packingListPDF(c *gin.Context) {
-	body, sum, ref, err := s.inventory.PackingList(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.problem(c, err)
-		return
-	}
-	sendPDF(c, body, sum, ref+".pdf")
+	doc, err := s.inventory.PackingList(c.Request.Context(), principal(c), c.Param("id"))
+	s.sendPDF(c, doc, err)
 }
 
 func (s *Server) receiveReturn(c *gin.Context) {

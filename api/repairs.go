@@ -1,6 +1,7 @@
 package api
 
 import (
+	"mime"
 	"net/http"
 	"strings"
 
@@ -76,26 +77,36 @@ func (s *Server) certificatePDF(c *gin.Context) {
 		s.problem(c, models.NotFound("certificate"))
 		return
 	}
-	body, cert, err := s.repairs.CertificatePDF(c.Request.Context(), principal(c), number)
+	doc, _, err := s.repairs.CertificatePDF(c.Request.Context(), principal(c), number)
+	s.sendPDF(c, doc, err)
+}
+
+// sendPDF writes a stored document, or the problem: inline, so that the browser shows
+// it for printing, or as an attachment with ?download=1. Its hash is the ETag: the bytes
+// never change.
+func (s *Server) sendPDF(c *gin.Context, doc *models.Document, err error) {
 	if err != nil {
 		s.problem(c, err)
 		return
 	}
-	sendPDF(c, body, cert.PDFSHA256, cert.Number+".pdf")
+	writePDF(c, doc)
 }
 
-// sendPDF writes a stored document: inline, so that the browser shows it for printing.
-func sendPDF(c *gin.Context, body []byte, sha256, filename string) {
-	etag := `"` + sha256 + `"`
+func writePDF(c *gin.Context, doc *models.Document) {
+	etag := `"` + doc.SHA256 + `"`
+	disposition := "inline"
+	if c.Query("download") == "1" {
+		disposition = "attachment"
+	}
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "private, no-cache")
-	c.Header("Content-Disposition", `inline; filename="`+filename+`"`)
+	c.Header("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": doc.Name}))
 	c.Header("X-Content-Type-Options", "nosniff")
 	if c.GetHeader("If-None-Match") == etag {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	c.Data(http.StatusOK, "application/pdf", body)
+	c.Data(http.StatusOK, "application/pdf", doc.Body)
 }
 
 func (s *Server) voidCertificate(c *gin.Context) {

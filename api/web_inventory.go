@@ -819,14 +819,8 @@ func (s *Server) webSwapParam(c *gin.Context) (*models.Swap, *models.RepairOrder
 
 // webEndorsementPDF serves a swap's replacement endorsement as issued, to print.
 func (s *Server) webEndorsementPDF(c *gin.Context) {
-	body, sha, ref, err := s.inventory.Endorsement(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.webError(c, err)
-		return
-	}
-	// The pages' policy is for HTML; the browser's PDF viewer needs its own plugin.
-	c.Writer.Header().Del("Content-Security-Policy")
-	sendPDF(c, body, sha, ref+".pdf")
+	doc, err := s.inventory.Endorsement(c.Request.Context(), principal(c), c.Param("id"))
+	s.webPDF(c, doc, err)
 }
 
 // webSwapRetry asks CSM again for a service change it could not make.
@@ -1213,13 +1207,8 @@ func (s *Server) webReturnDispatch(c *gin.Context) {
 
 // webPackingList serves a dispatched shipment's packing list as printed.
 func (s *Server) webPackingList(c *gin.Context) {
-	body, sha, ref, err := s.inventory.PackingList(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.webError(c, err)
-		return
-	}
-	c.Writer.Header().Del("Content-Security-Policy")
-	sendPDF(c, body, sha, ref+".pdf")
+	doc, err := s.inventory.PackingList(c.Request.Context(), principal(c), c.Param("id"))
+	s.webPDF(c, doc, err)
 }
 
 // webReturnReceive records what the warehouse scanned out of the box, and which of it

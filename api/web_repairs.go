@@ -757,22 +757,19 @@ func (s *Server) webRepairCertify(c *gin.Context) {
 // webCertificatePDF serves a certificate's PDF as issued to signed-in staff of its
 // centre: inline to view and print, or as a download with ?download=1.
 func (s *Server) webCertificatePDF(c *gin.Context) {
-	body, cert, err := s.repairs.CertificatePDF(c.Request.Context(), principal(c), c.Param("number"))
+	doc, _, err := s.repairs.CertificatePDF(c.Request.Context(), principal(c), c.Param("number"))
+	s.webPDF(c, doc, err)
+}
+
+// webPDF serves a stored document to signed-in staff, or the error page.
+func (s *Server) webPDF(c *gin.Context, doc *models.Document, err error) {
 	if err != nil {
 		s.webError(c, err)
 		return
 	}
 	// The pages' policy is for HTML; the browser's PDF viewer needs its own plugin.
 	c.Writer.Header().Del("Content-Security-Policy")
-	if c.Query("download") == "1" {
-		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": cert.Number + ".pdf"}))
-		c.Header("X-Content-Type-Options", "nosniff")
-		c.Header("Cache-Control", "private, no-cache")
-		c.Header("ETag", `"`+cert.PDFSHA256+`"`)
-		c.Data(http.StatusOK, "application/pdf", body)
-		return
-	}
-	sendPDF(c, body, cert.PDFSHA256, cert.Number+".pdf")
+	writePDF(c, doc)
 }
 
 // webCertificateVoid voids a certificate for the reason given, which is required, and

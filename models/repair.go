@@ -145,6 +145,14 @@ type Certificate struct {
 	VoidReason       *string    `json:"void_reason,omitempty"`
 }
 
+// Document is a PDF as it was stored when issued: served byte for byte, its hash the
+// proof that it never changed.
+type Document struct {
+	Name   string // the file name offered, e.g. CCS-01-2026-000042.pdf
+	SHA256 string
+	Body   []byte
+}
+
 // The states a certificate shows.
 const (
 	CertificateValid = "valid"

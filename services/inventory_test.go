@@ -2,6 +2,8 @@ package services_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -248,11 +250,14 @@ func TestSwap(t *testing.T) {
 	}
 
 	// the endorsement, as issued
-	body, sum, ref, err := f.inv.Endorsement(ctx, f.counter, sw.ID)
-	if err != nil || ref != sw.Reference || len(sum) != 64 {
+	doc, err := f.inv.Endorsement(ctx, f.counter, sw.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	text := pdftest.Words(t, body)
+	if sum := sha256.Sum256(doc.Body); doc.Name != sw.Reference+".pdf" || doc.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("endorsement %s, hash %s of bytes hashing to %x", doc.Name, doc.SHA256, sum)
+	}
+	text := pdftest.Words(t, doc.Body)
 	for _, want := range []string{sw.Reference, number, units[1], ticketIMEI, "Moto G24", "SM-A155M", "Transportes Ávila C.A.", "+584161234567", "Firma del cliente"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the endorsement does not show %q", want)
@@ -266,8 +271,8 @@ func TestSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _, _ = f.repairs.CertificatePDF(ctx, f.techP, cert.Number)
-	if text := pdftest.Words(t, body); !strings.Contains(text, units[1]) || !strings.Contains(text, "Reemplazado por equipo de respaldo") {
+	doc, _, _ = f.repairs.CertificatePDF(ctx, f.techP, cert.Number)
+	if text := pdftest.Words(t, doc.Body); !strings.Contains(text, units[1]) || !strings.Contains(text, "Reemplazado por equipo de respaldo") {
 		t.Fatalf("the certificate does not show the backup device: %s", text)
 	}
 	if tk := f.getTicket(t, number); tk.Swap == nil || tk.Swap.ID != sw.ID || *tk.Outcome != "swapped" {
@@ -435,11 +440,11 @@ func TestReturnShipment(t *testing.T) {
 	if err != nil || ret.Status != "dispatched" || ret.PackingListURL == nil || ret.Items[0].State != "in_return" {
 		t.Fatalf("dispatched %+v %v", ret, err)
 	}
-	body, _, ref, err := f.inv.PackingList(ctx, f.whP, ret.ID)
-	if err != nil || ref != ret.Reference {
+	doc, err := f.inv.PackingList(ctx, f.whP, ret.ID)
+	if err != nil || doc.Name != ret.Reference+".pdf" {
 		t.Fatal(err)
 	}
-	text := pdftest.Words(t, body)
+	text := pdftest.Words(t, doc.Body)
 	for _, want := range []string{ret.Reference, faulty[0], faulty[1], "CSM-2026-0082000", *ret.Items[0].Endorsement, "Total de equipos: 2"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the packing list does not show %q", want)

@@ -684,13 +684,13 @@ func (s *Repairs) certificates(tx *gorm.DB, where string, args ...any) ([]models
 	return certs, err
 }
 
-// CertificatePDF returns a certificate's PDF exactly as issued, with its number and hash.
+// CertificatePDF returns a certificate's PDF exactly as issued, with the certificate.
 // Errors: not found.
-func (s *Repairs) CertificatePDF(ctx context.Context, p models.Principal, number string) ([]byte, *models.Certificate, error) {
+func (s *Repairs) CertificatePDF(ctx context.Context, p models.Principal, number string) (*models.Document, *models.Certificate, error) {
 	if err := authorize(p, actReadRepair); err != nil {
 		return nil, nil, err
 	}
-	var body []byte
+	var doc *models.Document
 	var cert *models.Certificate
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		certs, err := s.certificates(tx.Scopes(centreScope(p)), "c.number = ?", number)
@@ -701,9 +701,10 @@ func (s *Repairs) CertificatePDF(ctx context.Context, p models.Principal, number
 			return models.NotFound("certificate")
 		}
 		cert = &certs[0]
-		return tx.Raw("SELECT pdf FROM certificates WHERE number = ?", number).Row().Scan(&body)
+		doc = &models.Document{Name: cert.Number + ".pdf", SHA256: cert.PDFSHA256}
+		return tx.Raw("SELECT pdf FROM certificates WHERE number = ?", number).Row().Scan(&doc.Body)
 	})
-	return body, cert, err
+	return doc, cert, err
 }
 
 // Void voids a valid certificate with a reason. The repair order opens again so that a

@@ -328,16 +328,18 @@ func TestCertify(t *testing.T) {
 	}
 
 	// The PDF is stored with its hash and served identically.
-	body, got, err := f.repairs.CertificatePDF(ctx, f.counter, cert.Number)
+	doc, got, err := f.repairs.CertificatePDF(ctx, f.counter, cert.Number)
 	if err != nil {
 		t.Fatal(err)
 	}
+	body := doc.Body
 	sum := sha256.Sum256(body)
-	if !strings.HasPrefix(string(body), "%PDF-") || hex.EncodeToString(sum[:]) != cert.PDFSHA256 || got.PDFSHA256 != cert.PDFSHA256 {
+	if !strings.HasPrefix(string(body), "%PDF-") || hex.EncodeToString(sum[:]) != cert.PDFSHA256 || got.PDFSHA256 != cert.PDFSHA256 ||
+		doc.SHA256 != cert.PDFSHA256 || doc.Name != cert.Number+".pdf" {
 		t.Fatalf("pdf of %d bytes, hash %s, want %s", len(body), hex.EncodeToString(sum[:]), cert.PDFSHA256)
 	}
 	again, _, _ := f.repairs.CertificatePDF(ctx, f.o.admin, cert.Number)
-	if string(again) != string(body) {
+	if string(again.Body) != string(body) {
 		t.Fatal("the PDF changed between two downloads")
 	}
 	_, _, err = f.repairs.CertificatePDF(ctx, at(models.RoleCounter, f.o.ccs02), cert.Number)
@@ -538,11 +540,11 @@ func TestVoidCertificate(t *testing.T) {
 	if _, err := f.repairs.Void(ctx, f.mgrP, cert2.Number, "prueba"); err != nil {
 		t.Fatalf("void %s: %v", cert2.Number, err)
 	}
-	body, old, err := f.repairs.CertificatePDF(ctx, f.mgrP, cert.Number)
+	voided, old, err := f.repairs.CertificatePDF(ctx, f.mgrP, cert.Number)
 	if err == nil && old.Status != "void" {
 		t.Fatalf("%s is %s", cert.Number, old.Status)
 	}
-	if err != nil || old.Status != "void" || old.PDFSHA256 != cert.PDFSHA256 || len(body) == 0 {
+	if err != nil || old.Status != "void" || old.PDFSHA256 != cert.PDFSHA256 || len(voided.Body) == 0 {
 		t.Fatalf("the voided certificate: %v %+v", err, old)
 	}
 

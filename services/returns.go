@@ -508,25 +508,13 @@ func (s *Inventory) GetReturn(ctx context.Context, p models.Principal, id string
 
 // PackingList returns a dispatched shipment's packing list as printed.
 // Errors: not found.
-func (s *Inventory) PackingList(ctx context.Context, p models.Principal, id string) ([]byte, string, string, error) {
+func (s *Inventory) PackingList(ctx context.Context, p models.Principal, id string) (*models.Document, error) {
 	if err := authorize(p, actReadLogistics); err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
 	if !validUUID(id) {
-		return nil, "", "", models.NotFound("return shipment")
+		return nil, models.NotFound("return shipment")
 	}
-	var row struct {
-		Reference     string
-		PackingSha256 *string
-		PackingPDF    []byte
-	}
-	res := s.DB.WithContext(ctx).Table("return_shipments r").Select("r.reference, r.packing_sha256, r.packing_pdf").
-		Scopes(logisticsScope(p)).Where("r.id = ? AND r.packing_pdf IS NOT NULL", id).Find(&row)
-	if res.Error != nil {
-		return nil, "", "", translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, "", "", models.NotFound("packing list")
-	}
-	return row.PackingPDF, *row.PackingSha256, row.Reference, nil
+	return storedDocument(s.DB.WithContext(ctx).Table("return_shipments r").Scopes(logisticsScope(p)),
+		"r.reference, r.packing_sha256, r.packing_pdf", "r.id = ?", id)
 }

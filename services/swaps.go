@@ -3,7 +3,9 @@ package services
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -469,27 +471,34 @@ func stateBeforeSwap(tx *gorm.DB, unitID, swapID string) (*struct {
 
 // Endorsement returns a swap's replacement endorsement as issued, to the staff of its
 // centre and the warehouse of its business unit. Errors: not found.
-func (s *Inventory) Endorsement(ctx context.Context, p models.Principal, id string) ([]byte, string, string, error) {
+func (s *Inventory) Endorsement(ctx context.Context, p models.Principal, id string) (*models.Document, error) {
 	// The warehouse checks the endorsements of what comes back in returns.
 	if err := authorize(p, actReadLogistics); err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
 	if !validUUID(id) {
-		return nil, "", "", models.NotFound("swap")
+		return nil, models.NotFound("swap")
 	}
+	return storedDocument(s.DB.WithContext(ctx).Table("swaps s").Joins("JOIN centres ON centres.id = s.centre_id").Scopes(centreScope(p)),
+		"s.reference, s.endorsement_sha256, s.endorsement_pdf", "s.id = ?", id)
+}
+
+// storedDocument reads the reference, hash and bytes of a stored PDF, in that order of
+// columns, from the one row where says.
+func storedDocument(q *gorm.DB, columns, where string, args ...any) (*models.Document, error) {
 	var row struct {
-		Reference, EndorsementSha256 string
-		EndorsementPDF               []byte
+		Reference string
+		SHA256    *string
+		Body      []byte
 	}
-	res := s.DB.WithContext(ctx).Table("swaps s").Select("s.reference, s.endorsement_sha256, s.endorsement_pdf").
-		Joins("JOIN centres ON centres.id = s.centre_id").Scopes(centreScope(p)).Where("s.id = ?", id).Find(&row)
-	if res.Error != nil {
-		return nil, "", "", translate(res.Error)
+	err := q.Select(columns).Where(where, args...).Row().Scan(&row.Reference, &row.SHA256, &row.Body)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.SHA256 == nil) {
+		return nil, models.NotFound("document")
 	}
-	if res.RowsAffected == 0 {
-		return nil, "", "", models.NotFound("swap")
+	if err != nil {
+		return nil, translate(err)
 	}
-	return row.EndorsementPDF, row.EndorsementSha256, row.Reference, nil
+	return &models.Document{Name: row.Reference + ".pdf", SHA256: *row.SHA256, Body: row.Body}, nil
 }
 
 // swapOf is the backup device the repair's line moved to, for a certificate "swapped".
