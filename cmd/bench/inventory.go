@@ -1914,17 +1914,7 @@ func (res *swapResult) summary(w io.Writer) bool {
 	s := newSummary(w, "swap")
 	s.row(fmt.Sprintf("pgbench TPC-B tps (%d clients)", b.clients), fmt.Sprintf("%.1f", b.tps), "", "")
 	for _, p := range []*swapPhase{res.one, res.spread} {
-		l := p.load
-		s.row(p.short+": swaps/s", fmt.Sprintf("%.1f", p.rate()), "", "")
-		s.row(p.short+": ratio to pgbench tps", fmt.Sprintf("%.3f", ratio(p.rate(), b.tps)), "", "")
-		if c := cpuCostRatio(b, l); c > 0 {
-			s.row(p.short+":   CPU-cost ratio", fmt.Sprintf("%.3f", c), "", "estimate, less disturbed by other load")
-		}
-		s.row(p.short+": latency p50", ms(percentile(l.all, .5)), "", "")
-		s.row(p.short+": latency p95", ms(percentile(l.all, .95)), "", "")
-		s.row(p.short+": latency p99", ms(percentile(l.all, .99)), "", "")
-		s.row(p.short+": backends waiting for a lock", fmt.Sprintf("%.1f", p.waits.lockWaits()), "", "mean of 100 ms samples")
-		s.row(p.short+": mean endorsement size", fmt.Sprintf("%.0f bytes", p.pdfBytes), "", "")
+		s.writePhaseRows(b, p.short, "swaps", p.rate(), p.load, p.waits, "endorsement", p.pdfBytes)
 	}
 	s.row("speed-up of spreading (swaps/s)", fmt.Sprintf("%.2f×", ratio(res.spread.rate(), res.one.rate())), "", "")
 	s.row("server peak RSS (VmHWM)", fmt.Sprintf("%.1f MB", res.mem.peakMB()), "", "")

@@ -20,6 +20,21 @@ func (s summary) row(name, value, target, verdict string) {
 	fmt.Fprintf(s.w, "  %-44s %-12s %-10s %s\n", name, value, target, verdict)
 }
 
+// writePhaseRows are the rows of one measured phase of a write under contention
+// (certify, swap): its rate against pgbench, latencies, lock waits and document size.
+func (s summary) writePhaseRows(b *baseline, short, per string, rate float64, l *loadResult, waits *waitSampler, doc string, docBytes float64) {
+	s.row(short+": "+per+"/s", fmt.Sprintf("%.1f", rate), "", "")
+	s.row(short+": ratio to pgbench tps", fmt.Sprintf("%.3f", ratio(rate, b.tps)), "", "")
+	if c := cpuCostRatio(b, l); c > 0 {
+		s.row(short+":   CPU-cost ratio", fmt.Sprintf("%.3f", c), "", "estimate, less disturbed by other load")
+	}
+	s.row(short+": latency p50", ms(percentile(l.all, .5)), "", "")
+	s.row(short+": latency p95", ms(percentile(l.all, .95)), "", "")
+	s.row(short+": latency p99", ms(percentile(l.all, .99)), "", "")
+	s.row(short+": backends waiting for a lock", fmt.Sprintf("%.1f", waits.lockWaits()), "", "mean of 100 ms samples")
+	s.row(short+": mean "+doc+" size", fmt.Sprintf("%.0f bytes", docBytes), "", "")
+}
+
 // verdict marks a figure against its target.
 func verdict(ok bool) string {
 	if ok {
