@@ -1069,12 +1069,7 @@ type returnForm struct {
 
 // webReturnParam loads the shipment of the path, or shows the error page.
 func (s *Server) webReturnParam(c *gin.Context) (*models.ReturnShipment, bool) {
-	r, err := s.inventory.GetReturn(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.webError(c, err)
-		return nil, false
-	}
-	return r, true
+	return webLoad(s, c, s.inventory.GetReturn)
 }
 
 // webReturn shows a shipment: its handsets, where it is, and what receiving found;
@@ -1506,12 +1501,7 @@ type restockUnitRow struct {
 
 // webRestockParam loads the request of the path, or shows the error page.
 func (s *Server) webRestockParam(c *gin.Context) (*models.RestockRequest, bool) {
-	r, err := s.inventory.GetRestock(c.Request.Context(), principal(c), c.Param("id"))
-	if err != nil {
-		s.webError(c, err)
-		return nil, false
-	}
-	return r, true
+	return webLoad(s, c, s.inventory.GetRestock)
 }
 
 // webRestock shows a request: what it asks for and which units were shipped for it;

@@ -7,6 +7,7 @@ package api
 // with the user's input kept, never as a server error.
 
 import (
+	"context"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -168,14 +169,19 @@ type repairForm struct {
 	checked map[string]bool
 }
 
-// webRepairParam loads the repair order of the path, or shows the error page.
-func (s *Server) webRepairParam(c *gin.Context) (*models.RepairOrder, bool) {
-	r, err := s.repairs.Get(c.Request.Context(), principal(c), c.Param("id"))
+// webLoad reads the record the path's id names with get, or shows the error page.
+func webLoad[T any](s *Server, c *gin.Context, get func(context.Context, models.Principal, string) (T, error)) (T, bool) {
+	v, err := get(c.Request.Context(), principal(c), c.Param("id"))
 	if err != nil {
 		s.webError(c, err)
-		return nil, false
+		return v, false
 	}
-	return r, true
+	return v, true
+}
+
+// webRepairParam loads the repair order of the path, or shows the error page.
+func (s *Server) webRepairParam(c *gin.Context) (*models.RepairOrder, bool) {
+	return webLoad(s, c, s.repairs.Get)
 }
 
 // webRepair shows a repair order: what was received, the technician's findings, the
